@@ -1,0 +1,1 @@
+"""The HTTP service, the web console and the ``hakobu`` command line."""

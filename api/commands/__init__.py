@@ -1,0 +1,1 @@
+"""Sub-commands of the ``hakobu`` command line, one module per command group."""

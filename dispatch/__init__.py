@@ -1,0 +1,1 @@
+"""Live operations: bookings, fleet state, insertion, re-optimization and simulation."""

@@ -1,0 +1,1 @@
+"""Road and airspace graphs, snapping and travel matrices from OpenStreetMap."""

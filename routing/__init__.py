@@ -1,0 +1,1 @@
+"""Problem models, solvers and solutions for rides, deliveries and mixed fleets."""

@@ -1,0 +1,1 @@
+"""Readers for literature benchmark instances."""
