@@ -1,0 +1,507 @@
+"""Regret insertion and large-neighbourhood search (ruin and recreate) over node sequences.
+
+The engine behind dial-a-ride and every problem PyVRP cannot express exactly. A unit of
+work is a request (pickup and drop-off nodes inserted together) or a job (one node).
+Insertion evaluates all positions of a unit in a route with numpy (arc-cost deltas, a
+time-window and capacity screen), then schedules only the cheapest candidates with
+:func:`routing.schedule.schedule_times` until one is feasible, so every kept route has a
+valid schedule (windows, ride times, shift, duration, breaks).
+
+The search is a simplified adaptive LNS after Ropke & Pisinger (2006): random, worst,
+related (Shaw) and route removal; greedy and regret-2 insertion; simulated-annealing
+acceptance on the time fraction.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from routing.schedule import (
+    INF,
+    CompiledProblem,
+    place_breaks,
+    schedule_times,
+    sequence_load_ok,
+)
+
+log = logging.getLogger(__name__)
+
+FloatArr = npt.NDArray[np.float64]
+IntArr = npt.NDArray[np.int64]
+
+#: How many of the cheapest screened positions are scheduled before giving up on a route.
+MAX_SCHEDULE_TRIES = 12
+
+
+@dataclass(slots=True)
+class LnsResult:
+    """Sequences per vehicle, the units left out and search statistics."""
+
+    routes: list[list[int]]
+    unassigned: list[int]
+    cost: int
+    iterations: int
+    improvements: int = 0
+    history: list[tuple[float, int]] = field(default_factory=list)
+
+
+class _Vehicles:
+    """Numpy views of matrices per vehicle, with a virtual zero-cost end for open routes."""
+
+    def __init__(self, cp: CompiledProblem) -> None:
+        p = cp.problem
+        n = p.n_locations
+        self.virtual_end = n
+        cache: dict[int, tuple[IntArr, IntArr]] = {}
+        self.cost: list[IntArr] = []
+        self.travel: list[IntArr] = []
+        self.end: list[int] = []
+        for k, v in enumerate(p.vehicles):
+            key = id(cp.cost[k]) * 31 + id(cp.travel[k])
+            if key not in cache:
+                c = np.zeros((n + 1, n + 1), dtype=np.int64)
+                t = np.zeros((n + 1, n + 1), dtype=np.int64)
+                c[:n, :n] = np.minimum(np.asarray(cp.cost[k], dtype=np.int64), INF)
+                t[:n, :n] = np.minimum(np.asarray(cp.travel[k], dtype=np.int64), INF)
+                cache[key] = (c, t)
+            self.cost.append(cache[key][0])
+            self.travel.append(cache[key][1])
+            self.end.append(n if v.end is None else v.end)
+        self.fixed = [p.vehicle_type(k).fixed_cost for k in range(len(p.vehicles))]
+
+
+class _RouteInfo:
+    """Per-route arrays used to screen insertion positions (slot ``i`` = before ``seq[i]``)."""
+
+    __slots__ = ("e_dep", "load", "l_next", "nxt", "prv")
+
+    def __init__(self, lns: Lns, k: int, seq: list[int]) -> None:
+        cp, veh = lns.cp, lns.veh
+        v = cp.problem.vehicles[k]
+        locs = [cp.loc[x] for x in seq]
+        self.prv = np.array([v.start, *locs], dtype=np.int64)
+        self.nxt = np.array([*locs, veh.end[k]], dtype=np.int64)
+        t = cp.travel[k]
+        m = len(seq)
+        e_dep = [0] * (m + 1)
+        d = v.shift.earliest
+        e_dep[0] = d
+        prev = v.start
+        for i, x in enumerate(seq):
+            a = d + t[prev][cp.loc[x]]
+            b = a if a > cp.early[x] else cp.early[x]
+            d = b + cp.service[x]
+            e_dep[i + 1] = d
+            prev = cp.loc[x]
+        late = [0] * (m + 1)
+        late[m] = v.shift.latest
+        for i in range(m - 1, -1, -1):
+            x = seq[i]
+            nxt_loc = cp.loc[seq[i + 1]] if i + 1 < m else v.end
+            room = late[i + 1] - (t[cp.loc[x]][nxt_loc] if nxt_loc is not None else 0)
+            late[i] = min(cp.late[x], room - cp.service[x])
+        self.e_dep = np.array(e_dep, dtype=np.int64)
+        self.l_next = np.array(late, dtype=np.int64)
+        dims = len(cp.capacity[k])
+        load = np.zeros((m + 1, dims), dtype=np.int64)
+        cur = np.zeros(dims, dtype=np.int64)
+        for x in seq:
+            cur += np.asarray(cp.start_load[x], dtype=np.int64)
+        load[0] = cur
+        for i, x in enumerate(seq):
+            cur = cur + np.asarray(cp.delta[x], dtype=np.int64)
+            load[i + 1] = cur
+        self.load = load
+
+
+class Lns:
+    """Ruin-and-recreate search on one compiled problem (see the module docstring)."""
+
+    def __init__(
+        self, cp: CompiledProblem, *, seed: int = 0, vehicle_cost: int = 0,
+    ) -> None:
+        self.cp = cp
+        self.veh = _Vehicles(cp)
+        self.rng = random.Random(seed)
+        nr = cp.n_requests
+        self.n_units = nr + (cp.n_nodes - 2 * nr)
+        self.vehicle_cost = vehicle_cost
+        p = cp.problem
+        self.penalty = [0] * self.n_units
+        big = self._big_penalty()
+        for u in range(self.n_units):
+            item = p.requests[u] if u < nr else p.jobs[u - nr]
+            self.penalty[u] = item.penalty if item.optional else big
+        self.loc_arr = np.array(cp.loc, dtype=np.int64)
+        self.has_breaks = [bool(v.breaks) for v in p.vehicles]
+        self.empty_key = [
+            (v.type, v.start, v.end, v.shift, v.max_duration_s, v.breaks,
+             tuple(cp.allowed[k])) for k, v in enumerate(p.vehicles)
+        ]
+
+    def _big_penalty(self) -> int:
+        worst = max((int(c.max()) for c in self.veh.cost), default=1)
+        return max(1, worst) * (self.cp.n_nodes + 2) * 4 + self.vehicle_cost * len(
+            self.cp.problem.vehicles) + 1
+
+    # ------------------------------------------------------------------ units
+    def nodes(self, u: int) -> tuple[int, ...]:
+        """Return the nodes of unit ``u``."""
+        nr = self.cp.n_requests
+        return (2 * u, 2 * u + 1) if u < nr else (nr + u,)
+
+    def unit_of(self, node: int) -> int:
+        """Return the unit of ``node``."""
+        nr = self.cp.n_requests
+        return node // 2 if node < 2 * nr else node - nr
+
+    # ------------------------------------------------------------------ costs
+    def route_cost(self, k: int, seq: list[int]) -> int:
+        """Return the arc cost plus fixed cost of a route (0 when empty)."""
+        if not seq:
+            return 0
+        c = self.cp.cost[k]
+        v = self.cp.problem.vehicles[k]
+        prev = v.start
+        total = self.veh.fixed[k] + self.vehicle_cost
+        loc = self.cp.loc
+        for x in seq:
+            total += c[prev][loc[x]]
+            prev = loc[x]
+        if v.end is not None:
+            total += c[prev][v.end]
+        return total
+
+    def feasible(self, k: int, seq: list[int]) -> bool:
+        """Return whether ``seq`` has a valid schedule and load profile on vehicle ``k``."""
+        if not sequence_load_ok(self.cp, k, seq):
+            return False
+        if self.has_breaks[k]:
+            full = place_breaks(self.cp, k, seq)
+            return full is not None and schedule_times(self.cp, k, full) is not None
+        return schedule_times(self.cp, k, seq) is not None
+
+    # ------------------------------------------------------------------ insertion
+    def best_insertion(
+        self, u: int, k: int, seq: list[int], info: _RouteInfo
+    ) -> tuple[int, list[int]] | None:
+        """Return the cheapest feasible (cost delta, new sequence) of unit ``u`` in route ``k``."""
+        nodes = self.nodes(u)
+        if not self.cp.allowed[k][nodes[0]]:
+            return None
+        if len(nodes) == 2:
+            cands = self._pair_candidates(nodes[0], nodes[1], k, info)
+        else:
+            cands = self._single_candidates(nodes[0], k, info)
+        base = self.veh.fixed[k] + self.vehicle_cost if not seq else 0
+        for delta, i, j in cands[:MAX_SCHEDULE_TRIES]:
+            if len(nodes) == 2:
+                new = [*seq[:i], nodes[0], *seq[i:j], nodes[1], *seq[j:]]
+            else:
+                new = [*seq[:i], nodes[0], *seq[i:]]
+            if self.feasible(k, new):
+                return delta + base, new
+        return None
+
+    def _screen(self, x: int, k: int, info: _RouteInfo) -> tuple[IntArr, IntArr, IntArr]:
+        """Return insertion cost per slot, earliest departure after ``x`` and a mask."""
+        cp = self.cp
+        c, t = self.veh.cost[k], self.veh.travel[k]
+        lx = cp.loc[x]
+        prv, nxt = info.prv, info.nxt
+        dcost = c[prv, lx] + c[lx, nxt] - c[prv, nxt]
+        arr = info.e_dep + t[prv, lx]
+        beg = np.maximum(arr, cp.early[x])
+        dep = beg + cp.service[x]
+        ok = (beg <= cp.late[x]) & (dep + t[lx, nxt] <= info.l_next)
+        return dcost, dep, ok
+
+    def _cap_ok(self, x: int, k: int, info: _RouteInfo) -> npt.NDArray[np.bool_]:
+        q = np.asarray(self.cp.delta[x], dtype=np.int64)
+        cap = np.asarray(self.cp.capacity[k], dtype=np.int64)
+        return np.all(info.load + q <= cap, axis=1)
+
+    def _pair_candidates(
+        self, p: int, d: int, k: int, info: _RouteInfo
+    ) -> list[tuple[int, int, int]]:
+        cp = self.cp
+        c, t = self.veh.cost[k], self.veh.travel[k]
+        cost_p, dep_p, ok_p = self._screen(p, k, info)
+        cost_d, _, ok_d = self._screen(d, k, info)
+        ok_p &= self._cap_ok(p, k, info)
+        if not ok_p.any():
+            return []
+        m1 = len(info.prv)
+        # Capacity: the load on every arc from slot i to slot j grows by the request's load.
+        bad = ~self._cap_ok(p, k, info)
+        idx = np.where(bad, np.arange(m1), m1)
+        next_bad = np.minimum.accumulate(idx[::-1])[::-1]
+        mat = cost_p[:, None] + cost_d[None, :]
+        jj = np.arange(m1)
+        mask = ok_p[:, None] & ok_d[None, :] & (jj[None, :] > jj[:, None])
+        mask &= jj[None, :] < next_bad[:, None]
+        lim = cp.ride_limit[p]
+        if lim < INF:
+            # The drop-off cannot start before its screened earliest time, the pickup
+            # cannot end after its latest departure: a lower bound on the ride.
+            beg_d_lb = np.maximum(info.e_dep + t[info.prv, cp.loc[d]], cp.early[d])
+            lat_p = np.minimum(cp.late[p], info.l_next - t[cp.loc[p], info.nxt]
+                               - cp.service[p]) + cp.service[p]
+            mask &= (beg_d_lb[None, :] - lat_p[:, None]) <= lim
+        # Same slot: pickup directly followed by its drop-off.
+        lp, ld = cp.loc[p], cp.loc[d]
+        prv, nxt = info.prv, info.nxt
+        same = c[prv, lp] + c[lp, ld] + c[ld, nxt] - c[prv, nxt]
+        beg_d = np.maximum(dep_p + t[lp, ld], cp.early[d])
+        ok_same = ok_p & (beg_d <= cp.late[d])
+        ok_same &= beg_d + cp.service[d] + t[ld, nxt] <= info.l_next
+        diag = np.arange(m1)
+        mat[diag, diag] = same
+        mask[diag, diag] = ok_same
+        ii, jx = np.nonzero(mask)
+        if not len(ii):
+            return []
+        vals = mat[ii, jx]
+        n_take = min(MAX_SCHEDULE_TRIES, len(vals))
+        order = np.argpartition(vals, n_take - 1)[:n_take] if len(vals) > n_take else np.arange(
+            len(vals))
+        order = order[np.argsort(vals[order], kind="stable")]
+        return [(int(vals[o]), int(ii[o]), int(jx[o])) for o in order]
+
+    def _single_candidates(self, x: int, k: int, info: _RouteInfo) -> list[tuple[int, int, int]]:
+        cost_x, _, ok = self._screen(x, k, info)
+        q = np.asarray(self.cp.start_load[x], dtype=np.int64)
+        cap = np.asarray(self.cp.capacity[k], dtype=np.int64)
+        m1 = len(info.prv)
+        if q.any():
+            # A delivery job's load rides on every arc from the start depot to the job.
+            fits = np.all(info.load + q <= cap, axis=1)
+            first_bad = int(np.argmin(fits)) if not fits.all() else m1
+            ok &= np.arange(m1) < first_bad
+        else:
+            # A pickup job's load rides on every arc from the job to the end depot.
+            fits = np.all(info.load + np.asarray(self.cp.delta[x], dtype=np.int64) <= cap, axis=1)
+            bad = np.nonzero(~fits)[0]
+            if len(bad):
+                ok &= np.arange(m1) > int(bad.max())
+        idx = np.nonzero(ok)[0]
+        order = idx[np.argsort(cost_x[idx], kind="stable")][:MAX_SCHEDULE_TRIES]
+        return [(int(cost_x[i]), int(i), int(i)) for i in order]
+
+    # ------------------------------------------------------------------ recreate
+    def insert_all(
+        self, routes: list[list[int]], units: list[int], *, regret: bool, noise: float = 0.0,
+    ) -> list[int]:
+        """Insert ``units`` into ``routes`` (in place); return those that fit nowhere."""
+        infos: dict[int, _RouteInfo] = {}
+        cache: dict[tuple[int, int], tuple[int, list[int]] | None] = {}
+        pending = list(units)
+        self.rng.shuffle(pending)
+        while pending:
+            cand_routes = self._candidate_routes(routes)
+            best_u, best_val, best_ins = -1, -math.inf, None
+            for u in pending:
+                options: list[tuple[float, int]] = []
+                first: tuple[int, list[int], int] | None = None
+                for k in cand_routes:
+                    key = (u, k)
+                    if key not in cache:
+                        if k not in infos:
+                            infos[k] = _RouteInfo(self, k, routes[k])
+                        cache[key] = self.best_insertion(u, k, routes[k], infos[k])
+                    res = cache[key]
+                    if res is None:
+                        continue
+                    val = res[0] * (1.0 + noise * self.rng.random()) if noise else res[0]
+                    options.append((val, k))
+                    if first is None or val < options[0][0] or val <= min(o[0] for o in options):
+                        first = (res[0], res[1], k)
+                if first is None:
+                    continue
+                options.sort()
+                if regret:
+                    second = options[1][0] if len(options) > 1 else self.penalty[u]
+                    score = second - options[0][0]
+                else:
+                    score = -options[0][0]
+                if score > best_val:
+                    best_u, best_val, best_ins = u, score, first
+            if best_ins is None:
+                break
+            _, new_seq, k = best_ins
+            routes[k] = new_seq
+            pending.remove(best_u)
+            infos.pop(k, None)
+            for key in [key for key in cache if key[1] == k]:
+                del cache[key]
+        return pending
+
+    def _candidate_routes(self, routes: list[list[int]]) -> list[int]:
+        """Every used route plus one empty vehicle per distinct vehicle signature."""
+        out: list[int] = []
+        seen: set[object] = set()
+        for k, seq in enumerate(routes):
+            if seq:
+                out.append(k)
+            elif self.empty_key[k] not in seen:
+                seen.add(self.empty_key[k])
+                out.append(k)
+        return out
+
+    # ------------------------------------------------------------------ ruin
+    def remove_random(self, routes: list[list[int]], q: int) -> list[int]:
+        """Remove ``q`` random units."""
+        assigned = [self.unit_of(x) for seq in routes for x in seq if self._is_first(x)]
+        chosen = self.rng.sample(assigned, min(q, len(assigned)))
+        self._strip(routes, set(chosen))
+        return chosen
+
+    def remove_related(self, routes: list[list[int]], q: int) -> list[int]:
+        """Remove a seed unit and the ``q - 1`` units closest to it in space and time."""
+        assigned = [self.unit_of(x) for seq in routes for x in seq if self._is_first(x)]
+        if not assigned:
+            return []
+        seed = self.rng.choice(assigned)
+        rel = [(self._relatedness(seed, u), u) for u in assigned]
+        rel.sort()
+        chosen: list[int] = []
+        pool = [u for _, u in rel]
+        while pool and len(chosen) < q:
+            i = int(len(pool) * self.rng.random() ** 4)
+            chosen.append(pool.pop(i))
+        self._strip(routes, set(chosen))
+        return chosen
+
+    def remove_worst(self, routes: list[list[int]], q: int) -> list[int]:
+        """Remove ``q`` units with the largest cost saving (randomised)."""
+        savings: list[tuple[int, int]] = []
+        for k, seq in enumerate(routes):
+            base = self.route_cost(k, seq)
+            for x in seq:
+                if self._is_first(x):
+                    u = self.unit_of(x)
+                    nodes = set(self.nodes(u))
+                    savings.append((base - self.route_cost(k, [y for y in seq if y not in nodes]),
+                                    u))
+        savings.sort(reverse=True)
+        pool = [u for _, u in savings]
+        chosen: list[int] = []
+        while pool and len(chosen) < q:
+            i = int(len(pool) * self.rng.random() ** 3)
+            chosen.append(pool.pop(i))
+        self._strip(routes, set(chosen))
+        return chosen
+
+    def remove_route(self, routes: list[list[int]], q: int) -> list[int]:
+        """Empty a random route (the shortest with some probability)."""
+        used = [k for k, seq in enumerate(routes) if seq]
+        if not used:
+            return []
+        if self.rng.random() < 0.5:
+            k = min(used, key=lambda r: len(routes[r]))
+        else:
+            k = self.rng.choice(used)
+        chosen = [self.unit_of(x) for x in routes[k] if self._is_first(x)]
+        routes[k] = []
+        return chosen
+
+    def _is_first(self, x: int) -> bool:
+        return x >= 2 * self.cp.n_requests or x % 2 == 0
+
+    def _relatedness(self, a: int, b: int) -> float:
+        cp = self.cp
+        c = self.veh.cost[0]
+        na, nb = self.nodes(a), self.nodes(b)
+        la, lb = cp.loc[na[0]], cp.loc[nb[0]]
+        ea, eb = cp.loc[na[-1]], cp.loc[nb[-1]]
+        space = float(c[la, lb] + c[ea, eb])
+        tm = abs(cp.early[na[0]] - cp.early[nb[0]]) + abs(cp.late[na[-1]] - cp.late[nb[-1]])
+        return space + 0.5 * float(min(tm, INF))
+
+    def _strip(self, routes: list[list[int]], units: set[int]) -> None:
+        for k, seq in enumerate(routes):
+            if seq:
+                routes[k] = [x for x in seq if self.unit_of(x) not in units]
+
+    # ------------------------------------------------------------------ search
+    def total_cost(self, routes: list[list[int]], unassigned: list[int]) -> int:
+        """Return arc and fixed costs plus the penalties of units left out."""
+        return sum(self.route_cost(k, s) for k, s in enumerate(routes)) + sum(
+            self.penalty[u] for u in unassigned)
+
+    def repair_initial(self, routes: list[list[int]]) -> tuple[list[list[int]], list[int]]:
+        """Keep the feasible routes of a warm start; return them and the units to insert."""
+        out = [list(s) for s in routes]
+        placed: set[int] = set()
+        for k, seq in enumerate(out):
+            seq = [x for x in seq if x >= 0]
+            units = [self.unit_of(x) for x in seq]
+            ok = all(units.count(u) == len(self.nodes(u)) for u in units)
+            ok = ok and all(u not in placed for u in units)
+            ok = ok and all(self.cp.allowed[k][x] for x in seq)
+            ok = ok and _pairs_ordered(self.cp, seq)
+            if not (ok and self.feasible(k, seq)):
+                seq = []
+            out[k] = seq
+            placed.update(self.unit_of(x) for x in seq)
+        return out, [u for u in range(self.n_units) if u not in placed]
+
+    def run(
+        self, time_limit_s: float, *, initial: list[list[int]] | None = None,
+        max_iterations: int | None = None,
+    ) -> LnsResult:
+        """Construct a solution (or repair ``initial``) and improve it until the time limit."""
+        t0 = time.perf_counter()
+        nv = len(self.cp.problem.vehicles)
+        routes, todo = self.repair_initial(initial) if initial else ([[] for _ in range(nv)],
+                                                                      list(range(self.n_units)))
+        left = self.insert_all(routes, todo, regret=True)
+        cur_cost = self.total_cost(routes, left)
+        best = ([list(s) for s in routes], list(left), cur_cost)
+        cur = best
+        n_assigned = self.n_units - len(left)
+        temp0 = max(1.0, 0.05 * cur_cost / max(1, n_assigned) * 2 / math.log(2))
+        it = improvements = 0
+        history = [(time.perf_counter() - t0, cur_cost)]
+        ops = (self.remove_random, self.remove_related, self.remove_worst, self.remove_route)
+        weights = (3.0, 4.0, 2.0, 0.5)
+        while n_assigned > 0:
+            elapsed = time.perf_counter() - t0
+            if elapsed >= time_limit_s or (max_iterations is not None and it >= max_iterations):
+                break
+            frac = elapsed / time_limit_s if max_iterations is None else it / max_iterations
+            temp = temp0 * (0.002 ** frac)
+            it += 1
+            routes = [list(s) for s in cur[0]]
+            q = self.rng.randint(min(2, n_assigned), max(2, min(n_assigned, 4 + n_assigned // 10)))
+            op = self.rng.choices(ops, weights)[0]
+            removed = op(routes, q)
+            left = self.insert_all(routes, list(cur[1]) + removed, regret=self.rng.random() < 0.5,
+                                   noise=0.05 if self.rng.random() < 0.3 else 0.0)
+            cost = self.total_cost(routes, left)
+            if cost < cur[2] or self.rng.random() < math.exp(-(cost - cur[2]) / temp):
+                cur = (routes, left, cost)
+                if cost < best[2]:
+                    best = ([list(s) for s in routes], list(left), cost)
+                    improvements += 1
+                    history.append((time.perf_counter() - t0, cost))
+        log.debug("LNS: %d iterations, %d improvements, cost %d", it, improvements, best[2])
+        return LnsResult(routes=best[0], unassigned=sorted(best[1]), cost=best[2], iterations=it,
+                         improvements=improvements, history=history)
+
+
+def _pairs_ordered(cp: CompiledProblem, seq: list[int]) -> bool:
+    seen: set[int] = set()
+    nr2 = 2 * cp.n_requests
+    for x in seq:
+        if x < nr2 and x % 2 == 1 and x - 1 not in seen:
+            return False
+        seen.add(x)
+    return True

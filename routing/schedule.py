@@ -1,0 +1,444 @@
+"""Visit times for a fixed visit sequence: forward propagation plus Cordeau's slack step.
+
+Any engine (OR-Tools, PyVRP, the insertion/LNS heuristic) decides *which* stops a vehicle
+visits in *which order*; this module decides *when*. It follows the eight-step scheduling
+procedure of Cordeau & Laporte (2003, Transportation Research B 37): propagate the
+earliest times forward, delay the departure from the depot by the forward time slack (so
+the route duration is minimal), then delay each pickup by its own forward time slack so
+the ride times of the passengers shrink without breaking any window.
+
+Stops are numbered as *nodes* of a :class:`CompiledProblem`: request ``r`` has pickup node
+``2r`` and drop-off node ``2r + 1``, job ``j`` has node ``2R + j`` (``R`` requests), and
+break ``b`` of the vehicle is node ``-(b + 1)``.
+
+Notes
+-----
+Cordeau's procedure is a heuristic for the ride-time constraints: it can (rarely) report
+infeasible a sequence that has a feasible schedule. It never reports feasible a schedule
+that violates a constraint: every time it returns satisfies windows, ride times, shift and
+duration. One call costs O(n) when no ride time binds and O(n²) otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from routing.model import UNREACHABLE, JobKind, Problem
+from routing.solution import Route, StopKind, Visit
+
+#: Stand-in for "no limit" in the integer arithmetic below.
+INF = 1 << 62
+
+
+@dataclass(slots=True)
+class CompiledProblem:
+    """Flat Python lists of a :class:`Problem`, for fast repeated scheduling.
+
+    Built once per solve by :func:`compile_problem`; read-only afterwards.
+    """
+
+    problem: Problem
+    n_requests: int
+    n_nodes: int
+    loc: list[int]
+    early: list[int]
+    late: list[int]
+    service: list[int]
+    #: Load change per node and dimension (pickup +q, drop-off -q, jobs see ``start_load``).
+    delta: list[tuple[int, ...]]
+    #: Pickup node -> its drop-off node, drop-off -> pickup, job -> -1.
+    partner: list[int]
+    #: Ride limit of the request of a pickup node (``INF`` when unlimited).
+    ride_limit: list[int]
+    #: Load a job of kind delivery puts on board at the start depot.
+    start_load: list[tuple[int, ...]]
+    travel: list[list[list[int]]]
+    cost: list[list[list[int]]]
+    capacity: list[tuple[int, ...]]
+    #: Per vehicle: the node may be served by it.
+    allowed: list[list[bool]]
+
+
+def node_of_request(r: int, pickup: bool) -> int:
+    """Return the node of request ``r``'s pickup (or drop-off)."""
+    return 2 * r if pickup else 2 * r + 1
+
+
+def compile_problem(problem: Problem) -> CompiledProblem:
+    """Flatten ``problem`` into lists; shares matrices between identical vehicle types."""
+    nr, nj = len(problem.requests), len(problem.jobs)
+    d = len(problem.dimensions)
+    zero = (0,) * d
+    loc, early, late, service, delta, partner, ride, start_load = ([] for _ in range(8))
+    for r, req in enumerate(problem.requests):
+        w = req.effective_pickup_window
+        lim = problem.ride_limit(r)
+        neg = tuple(-q for q in req.load)
+        loc += [req.pickup, req.dropoff]
+        early += [w.earliest, req.dropoff_window.earliest]
+        late += [w.latest, req.dropoff_window.latest]
+        service += [req.pickup_service_s, req.dropoff_service_s]
+        delta += [tuple(req.load), neg]
+        partner += [2 * r + 1, 2 * r]
+        ride += [INF if lim is None else lim, INF]
+        start_load += [zero, zero]
+    for job in problem.jobs:
+        loc.append(job.location)
+        early.append(job.window.earliest)
+        late.append(job.window.latest)
+        service.append(job.service_s)
+        if job.kind is JobKind.DELIVERY:
+            delta.append(tuple(-q for q in job.load))
+            start_load.append(tuple(job.load))
+        else:
+            delta.append(tuple(job.load))
+            start_load.append(zero)
+        partner.append(-1)
+        ride.append(INF)
+    travel, cost = _vehicle_matrices(problem)
+    n_nodes = 2 * nr + nj
+    allowed = [_allowed_nodes(problem, k, n_nodes) for k in range(len(problem.vehicles))]
+    return CompiledProblem(
+        problem=problem, n_requests=nr, n_nodes=n_nodes, loc=loc, early=early, late=late,
+        service=service, delta=delta, partner=partner, ride_limit=ride, start_load=start_load,
+        travel=travel, cost=cost,
+        capacity=[tuple(problem.vehicle_type(k).capacity) for k in range(len(problem.vehicles))],
+        allowed=allowed,
+    )
+
+
+def _vehicle_matrices(problem: Problem) -> tuple[list[list[list[int]]], list[list[list[int]]]]:
+    travel_cache: dict[tuple[str, float], list[list[int]]] = {}
+    cost_cache: dict[tuple[str, float, int, int], list[list[int]]] = {}
+    travel, cost = [], []
+    for k, v in enumerate(problem.vehicles):
+        t = problem.vehicle_types[v.type]
+        key = (str(t.profile), t.speed_factor)
+        if key not in travel_cache:
+            travel_cache[key] = problem.travel_matrix(k).tolist()
+        ckey = (*key, t.distance_cost, t.duration_cost)
+        if ckey not in cost_cache:
+            dist = problem.distances[str(t.profile)]
+            mat = dist * t.distance_cost
+            if t.duration_cost:
+                mat = mat + problem.travel_matrix(k) * t.duration_cost
+            cost_cache[ckey] = mat.tolist()
+        travel.append(travel_cache[key])
+        cost.append(cost_cache[ckey])
+    return travel, cost
+
+
+def _allowed_nodes(problem: Problem, k: int, n_nodes: int) -> list[bool]:
+    vt = problem.vehicles[k].type
+    out: list[bool] = []
+    for req in problem.requests:
+        ok = problem.can_carry(vt, req.load, req.skills) and (
+            req.allowed_vehicles is None or k in req.allowed_vehicles)
+        out += [ok, ok]
+    for job in problem.jobs:
+        out.append(problem.can_carry(vt, job.load, job.skills) and (
+            job.allowed_vehicles is None or k in job.allowed_vehicles))
+    assert len(out) == n_nodes
+    return out
+
+
+@dataclass(slots=True)
+class Times:
+    """Times of one scheduled sequence (lists aligned with the sequence)."""
+
+    depart: int
+    end: int
+    arrival: list[int]
+    begin: list[int]
+    leave: list[int]
+
+
+class _Route:
+    """Scratch arrays of one sequence being scheduled."""
+
+    __slots__ = ("arr", "beg", "dep", "early", "late", "locs", "seq", "svc", "tt", "tt_end")
+
+    def __init__(self, cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> None:
+        v = cp.problem.vehicles[vehicle]
+        mat = cp.travel[vehicle]
+        breaks = v.breaks
+        self.seq = seq
+        locs: list[int] = []
+        early: list[int] = []
+        late: list[int] = []
+        svc: list[int] = []
+        prev = v.start
+        for x in seq:
+            if x >= 0:
+                prev = cp.loc[x]
+                early.append(cp.early[x])
+                late.append(cp.late[x])
+                svc.append(cp.service[x])
+            else:
+                b = breaks[-x - 1]
+                early.append(b.window.earliest)
+                late.append(b.window.latest)
+                svc.append(b.duration_s)
+            locs.append(prev)
+        tt: list[int] = []
+        prev = v.start
+        for loc in locs:
+            tt.append(mat[prev][loc])
+            prev = loc
+        self.locs, self.early, self.late, self.svc, self.tt = locs, early, late, svc, tt
+        self.tt_end = 0 if v.end is None else mat[prev][v.end]
+        n = len(seq)
+        self.arr = [0] * n
+        self.beg = [0] * n
+        self.dep = [0] * n
+
+    def propagate(self, first: int, t: int) -> int:
+        """Set times from sequence index ``first`` on, leaving the previous stop at ``t``."""
+        tt, early, svc, arr, beg, dep = self.tt, self.early, self.svc, self.arr, self.beg, self.dep
+        for i in range(first, len(tt)):
+            a = t + tt[i]
+            arr[i] = a
+            e = early[i]
+            b = a if a > e else e
+            beg[i] = b
+            t = b + svc[i]
+            dep[i] = t
+        return t + self.tt_end
+
+
+def schedule_times(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> Times | None:
+    """Return the times of ``seq`` on ``vehicle``, or ``None`` when no schedule was found.
+
+    Parameters
+    ----------
+    cp
+        The compiled problem.
+    vehicle
+        Vehicle index.
+    seq
+        Node sequence (see the module docstring); breaks appear as negative nodes.
+
+    Notes
+    -----
+    Capacity and pairing are not checked here (see :func:`sequence_load_ok`).
+    """
+    v = cp.problem.vehicles[vehicle]
+    sh_e, sh_l = v.shift.earliest, v.shift.latest
+    max_dur = INF if v.max_duration_s is None else v.max_duration_s
+    rt = _Route(cp, vehicle, seq)
+    end = rt.propagate(0, sh_e)
+    late, beg = rt.late, rt.beg
+    n = len(seq)
+    if end > sh_l or any(beg[i] > late[i] for i in range(n)):
+        return None
+    if end > UNREACHABLE:
+        return None
+    # Step 3-5: delay the departure by the forward time slack of the depot.
+    d0 = sh_e
+    if n:
+        wait_total = sum(beg[i] - rt.arr[i] for i in range(n))
+        slack = _forward_slack(cp, rt, -1, d0, end, sh_l, INF)
+        shift = min(slack, wait_total)
+        if shift > 0:
+            d0 += shift
+            end = rt.propagate(0, d0)
+    if not n:
+        end = d0 + rt.tt_end
+    if end - d0 > max_dur:
+        return None
+    # Step 6-7: delay pickups whose passengers ride too long.
+    if _ride_violated(cp, rt):
+        end = _delay_pickups(cp, rt, d0, end, sh_l, max_dur)
+        if _ride_violated(cp, rt) or any(beg[i] > late[i] for i in range(n)):
+            return None
+        if end > sh_l or end - d0 > max_dur:
+            return None
+    if v.end is None:
+        end = rt.dep[-1] if n else d0
+    return Times(depart=d0, end=end, arrival=rt.arr, begin=rt.beg, leave=rt.dep)
+
+
+def _ride_violated(cp: CompiledProblem, rt: _Route) -> bool:
+    seq, ride, partner = rt.seq, cp.ride_limit, cp.partner
+    pos: dict[int, int] = {}
+    for i, x in enumerate(seq):
+        if x < 0:
+            continue
+        lim = ride[x]
+        if lim < INF:
+            pos[partner[x]] = i
+        elif x in pos and rt.beg[i] - rt.dep[pos[x]] > ride[partner[x]]:
+            return True
+    return False
+
+
+def _forward_slack(
+    cp: CompiledProblem, rt: _Route, i: int, d0: int, end: int, sh_l: int, dur_room: int
+) -> int:
+    """Return Cordeau's forward time slack at sequence index ``i`` (``-1`` for the depot).
+
+    The ride-time term only counts passengers picked up before ``i`` (a delay at ``i``
+    lengthens their ride); ``dur_room`` bounds a delay that reaches the end depot.
+    """
+    seq, beg, arr, late, dep = rt.seq, rt.beg, rt.arr, rt.late, rt.dep
+    ride, partner = cp.ride_limit, cp.partner
+    onboard: dict[int, int] = {}  # drop-off node -> pickup index (picked before i)
+    for k in range(i):
+        x = seq[k]
+        if x >= 0 and ride[x] < INF:
+            onboard[partner[x]] = k
+    best = INF
+    waits = 0
+    for j in range(i if i >= 0 else 0, len(seq)):
+        if j > i:
+            waits += beg[j] - arr[j]
+        room = late[j] - beg[j]
+        x = seq[j]
+        if x >= 0 and x in onboard:
+            k = onboard[x]
+            room = min(room, ride[seq[k]] - (beg[j] - dep[k]))
+        best = min(best, waits + max(room, 0))
+        if best <= 0:
+            return 0
+    return min(best, waits + max(min(sh_l - end, dur_room), 0))
+
+
+def _delay_pickups(
+    cp: CompiledProblem, rt: _Route, d0: int, end: int, sh_l: int, max_dur: int
+) -> int:
+    """Delay, in sequence order, each pickup whose passenger rides too long.
+
+    Cordeau's step 7 delays every pickup; delaying one whose ride is within its limit
+    cannot shorten any other ride, so only violated ones are delayed (same result, fewer
+    slack computations).
+    """
+    seq, beg, arr, dep, svc = rt.seq, rt.beg, rt.arr, rt.dep, rt.svc
+    ride, partner = cp.ride_limit, cp.partner
+    n = len(seq)
+    drop_pos = {x: i for i, x in enumerate(seq) if x >= 0}
+    for i in range(n):
+        x = seq[i]
+        if x < 0 or ride[x] >= INF:
+            continue
+        j = drop_pos.get(partner[x])
+        if j is None or beg[j] - dep[i] <= ride[x]:
+            continue
+        wait_after = sum(beg[p] - arr[p] for p in range(i + 1, n))
+        if wait_after <= 0:
+            continue
+        room = max_dur - (end - d0)
+        slack = _forward_slack(cp, rt, i, d0, end, sh_l, room)
+        shift = min(slack, wait_after)
+        if shift > 0:
+            beg[i] += shift
+            dep[i] = beg[i] + svc[i]
+            end = rt.propagate(i + 1, dep[i])
+    return end
+
+
+def sequence_load_ok(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> bool:
+    """Return whether the load on board stays within the vehicle capacity."""
+    cap = cp.capacity[vehicle]
+    load = [0] * len(cap)
+    for x in seq:
+        if x >= 0:
+            for dim, q in enumerate(cp.start_load[x]):
+                load[dim] += q
+    if any(q > c for q, c in zip(load, cap, strict=True)):
+        return False
+    for x in seq:
+        if x < 0:
+            continue
+        for dim, q in enumerate(cp.delta[x]):
+            load[dim] += q
+            if load[dim] > cap[dim]:
+                return False
+    return True
+
+
+def place_breaks(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> list[int] | None:
+    """Insert the vehicle's breaks (if missing) where the sequence stays feasible.
+
+    Each missing break goes to the earliest position with a feasible schedule.
+    Returns the full sequence, or ``None`` when some break fits nowhere.
+    """
+    n_breaks = len(cp.problem.vehicles[vehicle].breaks)
+    out = list(seq)
+    for b in range(n_breaks):
+        node = -(b + 1)
+        if node in out:
+            continue
+        for pos in range(len(out) + 1):
+            cand = [*out[:pos], node, *out[pos:]]
+            if schedule_times(cp, vehicle, cand) is not None:
+                out = cand
+                break
+        else:
+            return None
+    return out
+
+
+def route_from_sequence(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> Route | None:
+    """Return a timed :class:`Route` for a node sequence, or ``None`` when infeasible.
+
+    Breaks of the vehicle missing from ``seq`` are placed automatically.
+    """
+    if not sequence_load_ok(cp, vehicle, seq):
+        return None
+    full = place_breaks(cp, vehicle, seq) if seq else list(seq)
+    if full is None:
+        return None
+    times = schedule_times(cp, vehicle, full)
+    if times is None:
+        return None
+    visits: list[Visit] = []
+    prev_loc = cp.problem.vehicles[vehicle].start
+    for i, x in enumerate(full):
+        if x < 0:
+            kind, ref, loc = StopKind.BREAK, -x - 1, prev_loc
+        elif x < 2 * cp.n_requests:
+            kind = StopKind.PICKUP if x % 2 == 0 else StopKind.DROPOFF
+            ref, loc = x // 2, cp.loc[x]
+        else:
+            kind, ref, loc = StopKind.JOB, x - 2 * cp.n_requests, cp.loc[x]
+        visits.append(Visit(kind=kind, ref=ref, location=loc, arrival=times.arrival[i],
+                            start=times.begin[i], departure=times.leave[i]))
+        prev_loc = loc
+    return Route(vehicle=vehicle, visits=tuple(visits), start_s=times.depart, end_s=times.end)
+
+
+def sequence_from_route(cp: CompiledProblem, route: Route) -> list[int]:
+    """Return the node sequence of a route (breaks included as negative nodes)."""
+    out: list[int] = []
+    for vis in route.visits:
+        if vis.kind is StopKind.PICKUP:
+            out.append(2 * vis.ref)
+        elif vis.kind is StopKind.DROPOFF:
+            out.append(2 * vis.ref + 1)
+        elif vis.kind is StopKind.JOB:
+            out.append(2 * cp.n_requests + vis.ref)
+        else:
+            out.append(-(vis.ref + 1))
+    return out
+
+
+def schedule_route(problem: Problem, vehicle: int, stops: Sequence[tuple[StopKind, int]]) -> (
+        Route | None):
+    """Return a timed route for a sequence of ``(kind, ref)`` stops, or ``None``.
+
+    Convenience wrapper that compiles the problem; engines that schedule many routes
+    compile once with :func:`compile_problem` and call :func:`route_from_sequence`.
+    """
+    cp = compile_problem(problem)
+    seq: list[int] = []
+    for kind, ref in stops:
+        if kind is StopKind.PICKUP:
+            seq.append(2 * ref)
+        elif kind is StopKind.DROPOFF:
+            seq.append(2 * ref + 1)
+        elif kind is StopKind.JOB:
+            seq.append(2 * cp.n_requests + ref)
+        else:
+            seq.append(-(ref + 1))
+    return route_from_sequence(cp, vehicle, seq)
