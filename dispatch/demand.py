@@ -1,0 +1,741 @@
+"""Seeded demand for one service day: ride requests and deliveries drawn from a region.
+
+The generator draws from plain arrays (:class:`DemandSources`): the census population
+mesh, transit stops, hospitals and a depot. :func:`sources_from_region` builds them from a
+:class:`maps.region.Region`; :func:`generate_day` draws a :class:`DemandDay` and
+:func:`travel_table_for_day` computes its road travel matrices.
+
+Demand model (every number is a :class:`DemandConfig` field; the defaults are the
+assumptions of ``SCENARIOS.md``):
+
+* **Origins** are homes: a 500 m census cell is drawn with probability proportional to its
+  population (``total``), or to its 65+ population for the share ``share_65plus`` of riders,
+  and the home is a uniform point inside the cell.
+* **Purposes**: hospital visits (arrive-by an appointment time, with a paired return trip
+  later the same day), trips to a rail/tram station (GTFS stops of rail and tram feeds),
+  and other trips to a bus stop weighted by its weekday departures (shops, town hall:
+  there are no shop coordinates in the data, so busy stops stand in for them).
+* **Stop-based service** (the default, as in Japanese 乗合 services): riders board at the
+  nearest transit stop within ``max_walk_m`` (straight line times ``walk_detour``); with
+  ``door_fallback`` a rider with no stop in reach is picked up at home instead, otherwise
+  the cell is redrawn. Hospitals are themselves boarding points (as Choisoko's sponsored
+  clinic stops are).
+* **Booking lead times**: a share is booked the day before (negative booking times: seconds
+  before the service day's midnight), a share 30-60 min ahead, the rest immediately.
+* **Deliveries** go from a pharmacy to a home drawn from the 65+ population. The data has
+  pharmacy addresses but no coordinates, so the hospitals nearest the depot stand in for
+  pharmacies (``DemandDay.notes`` says so).
+
+Times are integer seconds since the service day's midnight, distances integer metres.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:
+    from dispatch.network import TravelTable
+    from maps.region import Region
+
+logger = logging.getLogger(__name__)
+
+
+class DemandError(ValueError):
+    """Demand that cannot be generated: the message names the field and the problem."""
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Mean Earth radius in metres, for the local equirectangular projection.
+EARTH_RADIUS_M = 6_371_008.8
+
+#: Relative booking intensity of leave-at trips by hour of day (assumption: a morning
+#: peak for clinics and shopping, a lunch dip, a smaller afternoon peak).
+HOURLY_PROFILE: dict[int, float] = {
+    8: 1.0, 9: 1.6, 10: 1.6, 11: 1.2, 12: 0.7, 13: 1.1, 14: 1.2, 15: 1.0, 16: 0.6,
+}
+
+
+class Purpose(StrEnum):
+    """Why a rider travels."""
+
+    HOSPITAL = "hospital"
+    HOSPITAL_RETURN = "hospital_return"
+    STATION = "station"
+    OTHER = "other"
+
+
+class LocationKind(StrEnum):
+    """What a location of the day is."""
+
+    DEPOT = "depot"
+    STOP = "stop"
+    HOSPITAL = "hospital"
+    PHARMACY = "pharmacy"
+    HOME = "home"
+
+
+class LeadKind(StrEnum):
+    """How long before the trip a request is booked."""
+
+    DAY_BEFORE = "day_before"
+    AHEAD = "ahead"
+    IMMEDIATE = "immediate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemandConfig:
+    """Parameters of a generated service day.
+
+    Parameters
+    ----------
+    seed
+        Seed of the random generator: the same seed and config give the same day.
+    n_requests
+        Ride requests, return legs of hospital visits included.
+    n_deliveries
+        Pharmacy-to-home deliveries.
+    service_start_s, service_end_s
+        Service hours (assumption: 8:00-17:00 on weekdays). Every pickup and drop-off
+        requested lies inside them.
+    share_65plus
+        Share of riders drawn from the 65+ population instead of the whole population
+        (assumption: rural on-demand riders are mostly elderly).
+    share_hospital, share_station
+        Shares of ride requests that are hospital legs (outbound plus return) and
+        station trips; the rest are other trips.
+    stop_based, max_walk_m, walk_detour, door_fallback, max_stops
+        Stop-based service: board at the nearest stop within ``max_walk_m`` (straight line
+        times ``walk_detour``); ``door_fallback`` picks up at home when no stop is in
+        reach; ``max_stops`` keeps only the busiest stops as boarding points (``None``
+        for all). With ``stop_based=False`` service is door to door.
+    share_day_before, share_ahead
+        Shares booked the day before and ``ahead_min_s``-``ahead_max_s`` ahead; the rest
+        book immediately.
+    wheelchair_share
+        Share of riders in a wheelchair (assumption).
+    appointment_min_s, appointment_max_s
+        Appointment times lie between these; the return trip is requested
+        ``visit_min_s``-``visit_max_s`` after the appointment.
+    delivery_window_s, delivery_lead_min_s, max_parcels, n_pharmacies
+        Deliveries have a window of this length, are booked at least this long before it,
+        carry 1..``max_parcels`` parcels and start at one of ``n_pharmacies`` stand-ins.
+    """
+
+    seed: int = 0
+    n_requests: int = 150
+    n_deliveries: int = 30
+    service_start_s: int = 8 * 3600
+    service_end_s: int = 17 * 3600
+    share_65plus: float = 0.6
+    share_hospital: float = 0.4
+    share_station: float = 0.2
+    stop_based: bool = True
+    max_walk_m: int = 500
+    walk_detour: float = 1.3
+    door_fallback: bool = True
+    max_stops: int | None = None
+    share_day_before: float = 0.5
+    share_ahead: float = 0.3
+    ahead_min_s: int = 30 * 60
+    ahead_max_s: int = 60 * 60
+    wheelchair_share: float = 0.03
+    appointment_min_s: int = 9 * 3600
+    appointment_max_s: int = 14 * 3600 + 30 * 60
+    visit_min_s: int = 60 * 60
+    visit_max_s: int = 150 * 60
+    delivery_window_s: int = 2 * 3600
+    delivery_lead_min_s: int = 60 * 60
+    max_parcels: int = 3
+    n_pharmacies: int = 1
+
+    def __post_init__(self) -> None:
+        _check_count("n_requests", self.n_requests)
+        _check_count("n_deliveries", self.n_deliveries)
+        for name in ("share_65plus", "share_hospital", "share_station", "share_day_before",
+                     "share_ahead", "wheelchair_share"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                msg = f"DemandConfig.{name}: must lie in [0, 1], got {value}"
+                raise DemandError(msg)
+        if self.share_hospital + self.share_station > 1.0:
+            msg = "DemandConfig.share_hospital + share_station: must not exceed 1"
+            raise DemandError(msg)
+        if self.share_day_before + self.share_ahead > 1.0:
+            msg = "DemandConfig.share_day_before + share_ahead: must not exceed 1"
+            raise DemandError(msg)
+        if not 0 <= self.service_start_s < self.service_end_s <= 24 * 3600:
+            msg = (f"DemandConfig.service_start_s/service_end_s: need 0 <= start < end <= 86400,"
+                   f" got {self.service_start_s}, {self.service_end_s}")
+            raise DemandError(msg)
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        pairs = (("ahead_min_s", "ahead_max_s"), ("visit_min_s", "visit_max_s"),
+                 ("appointment_min_s", "appointment_max_s"))
+        for lo, hi in pairs:
+            if not 0 <= getattr(self, lo) <= getattr(self, hi):
+                msg = f"DemandConfig.{lo}/{hi}: need 0 <= {lo} <= {hi}"
+                raise DemandError(msg)
+        if self.max_walk_m < 0 or self.walk_detour < 1.0:
+            msg = "DemandConfig.max_walk_m/walk_detour: need max_walk_m >= 0, walk_detour >= 1"
+            raise DemandError(msg)
+        if self.max_parcels < 1 or self.n_pharmacies < 1 or self.delivery_window_s < 0:
+            msg = "DemandConfig.max_parcels/n_pharmacies: need >= 1 (and a window >= 0)"
+            raise DemandError(msg)
+        if self.max_stops is not None and self.max_stops < 1:
+            msg = f"DemandConfig.max_stops: must be None or >= 1, got {self.max_stops}"
+            raise DemandError(msg)
+
+
+def _check_count(name: str, value: int) -> None:
+    if value < 0:
+        msg = f"DemandConfig.{name}: must not be negative, got {value}"
+        raise DemandError(msg)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemandSources:
+    """The plain arrays the generator draws from; all coordinates (lon, lat).
+
+    Parameters
+    ----------
+    cell_bounds
+        ``(n, 4)`` census cells as ``minlon, minlat, maxlon, maxlat``.
+    cell_total, cell_65plus
+        Residents and residents aged 65+ per cell.
+    stop_lonlat, stop_names, stop_is_station, stop_departures
+        Transit stops, whether each is a rail/tram station, and weekday departures.
+    hospital_lonlat, hospital_names
+        Hospitals.
+    depot_lonlat
+        The vehicle depot.
+    home_ok
+        Optional filter: given ``(n, 2)`` lon/lat, which points may be homes (e.g. near
+        enough to a road to be snapped); rejected points are redrawn.
+    """
+
+    cell_bounds: FloatArray
+    cell_total: FloatArray
+    cell_65plus: FloatArray
+    stop_lonlat: FloatArray
+    stop_names: tuple[str, ...]
+    stop_is_station: BoolArray
+    stop_departures: FloatArray
+    hospital_lonlat: FloatArray
+    hospital_names: tuple[str, ...]
+    depot_lonlat: tuple[float, float]
+    home_ok: Callable[[FloatArray], BoolArray] | None = None
+
+    def __post_init__(self) -> None:
+        n_cells = len(self.cell_bounds)
+        if n_cells == 0 or float(np.sum(self.cell_total)) <= 0:
+            msg = "DemandSources.cell_total: the population mesh is empty"
+            raise DemandError(msg)
+        if len(self.cell_total) != n_cells or len(self.cell_65plus) != n_cells:
+            msg = "DemandSources.cell_total/cell_65plus: need one value per cell"
+            raise DemandError(msg)
+        n_stops = len(self.stop_lonlat)
+        if not (len(self.stop_names) == len(self.stop_is_station) == len(self.stop_departures)
+                == n_stops):
+            msg = "DemandSources.stop_*: need one name, station flag and count per stop"
+            raise DemandError(msg)
+        if len(self.hospital_lonlat) == 0 or len(self.hospital_names) != len(
+                self.hospital_lonlat):
+            msg = "DemandSources.hospital_lonlat: need at least one named hospital"
+            raise DemandError(msg)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Place:
+    """A location of the day: where vehicles stop."""
+
+    lon: float
+    lat: float
+    name: str
+    kind: LocationKind
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RideDemand:
+    """One ride request.
+
+    ``origin`` and ``destination`` index ``DemandDay.places``. A leave-at trip sets
+    ``requested_pickup_s`` (earliest pickup wanted); an arrive-by trip (hospital
+    appointment) sets ``arrive_by_s`` and leaves ``requested_pickup_s`` ``None``.
+    ``booking_s`` is when the rider calls (negative: the day before). The walks are
+    from home to the boarding stop and from the alighting stop home (0 door to door).
+    """
+
+    id: str
+    origin: int
+    destination: int
+    booking_s: int
+    requested_pickup_s: int | None
+    arrive_by_s: int | None
+    purpose: Purpose
+    lead: LeadKind
+    wheelchair: bool = False
+    age65plus: bool = False
+    return_of: str | None = None
+    origin_walk_m: int = 0
+    destination_walk_m: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryDemand:
+    """One pharmacy-to-home delivery, booked at ``booking_s``, due in the window."""
+
+    id: str
+    pickup: int
+    dropoff: int
+    booking_s: int
+    window_start_s: int
+    window_end_s: int
+    parcels: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemandDay:
+    """A generated day: the places used, the depot, rides and deliveries."""
+
+    config: DemandConfig
+    places: tuple[Place, ...]
+    depot: int
+    rides: tuple[RideDemand, ...]
+    deliveries: tuple[DeliveryDemand, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def lonlat(self) -> FloatArray:
+        """Return the ``(n, 2)`` lon/lat array of the places."""
+        return np.array([(p.lon, p.lat) for p in self.places], dtype=np.float64).reshape(-1, 2)
+
+
+# --------------------------------------------------------------------------- geometry
+def _to_metres(lonlat: FloatArray, lat0: float) -> FloatArray:
+    """Project lon/lat to a local equirectangular plane in metres (fine at town scale)."""
+    k = math.pi / 180.0 * EARTH_RADIUS_M
+    out = np.empty_like(lonlat, dtype=np.float64)
+    out[:, 0] = lonlat[:, 0] * k * math.cos(math.radians(lat0))
+    out[:, 1] = lonlat[:, 1] * k
+    return out
+
+
+@dataclass(slots=True)
+class _Builder:
+    """Mutable helper that deduplicates places while a day is drawn."""
+
+    places: list[Place] = field(default_factory=list)
+    index: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def add(self, key: tuple[str, int], place: Place) -> int:
+        if key in self.index:
+            return self.index[key]
+        self.index[key] = len(self.places)
+        self.places.append(place)
+        return self.index[key]
+
+
+class _Drawer:
+    """Draws homes, stops and destinations from the sources with one generator."""
+
+    def __init__(self, src: DemandSources, cfg: DemandConfig, rng: np.random.Generator) -> None:
+        self.src = src
+        self.cfg = cfg
+        self.rng = rng
+        self.builder = _Builder()
+        self.lat0 = float(np.mean(src.cell_bounds[:, [1, 3]]))
+        self.p_total = _normalise(src.cell_total, "cell_total")
+        self.p_65 = _normalise(src.cell_65plus if np.sum(src.cell_65plus) > 0 else src.cell_total,
+                               "cell_65plus")
+        boarding = np.arange(len(src.stop_lonlat))
+        if cfg.max_stops is not None and cfg.max_stops < len(boarding):
+            # The busiest stops become boarding points; ties broken by index (stable).
+            order = np.argsort(-src.stop_departures, kind="stable")
+            boarding = np.sort(order[: cfg.max_stops])
+        self.boarding = boarding
+        self.stop_tree = (cKDTree(_to_metres(src.stop_lonlat[boarding], self.lat0))
+                          if len(boarding) else None)
+        self.stations = np.flatnonzero(src.stop_is_station)
+        self.n_home = 0
+        self.depot = self.builder.add(("depot", 0), Place(
+            lon=src.depot_lonlat[0], lat=src.depot_lonlat[1], name="depot",
+            kind=LocationKind.DEPOT))
+
+    def home_point(self, elderly: bool) -> tuple[float, float]:
+        p = self.p_65 if elderly else self.p_total
+        for _ in range(100):
+            cell = int(self.rng.choice(len(p), p=p))
+            minx, miny, maxx, maxy = self.src.cell_bounds[cell]
+            point = float(self.rng.uniform(minx, maxx)), float(self.rng.uniform(miny, maxy))
+            if self.src.home_ok is None or bool(self.src.home_ok(np.array([point]))[0]):
+                return point
+        msg = "DemandSources.home_ok: rejected 100 home draws in a row; check the filter"
+        raise DemandError(msg)
+
+    def home_place(self, lonlat: tuple[float, float]) -> int:
+        self.n_home += 1
+        return self.builder.add(("home", self.n_home), Place(
+            lon=lonlat[0], lat=lonlat[1], name=f"home {self.n_home}", kind=LocationKind.HOME))
+
+    def stop_place(self, stop: int) -> int:
+        lon, lat = self.src.stop_lonlat[stop]
+        return self.builder.add(("stop", stop), Place(
+            lon=float(lon), lat=float(lat), name=self.src.stop_names[stop],
+            kind=LocationKind.STOP))
+
+    def hospital_place(self, h: int, kind: LocationKind = LocationKind.HOSPITAL) -> int:
+        lon, lat = self.src.hospital_lonlat[h]
+        name = self.src.hospital_names[h]
+        if kind is LocationKind.PHARMACY:
+            name = f"{name} (pharmacy stand-in)"
+        return self.builder.add((str(kind), h), Place(
+            lon=float(lon), lat=float(lat), name=name, kind=kind))
+
+    def boarding_point(self, elderly: bool) -> tuple[int, int] | None:
+        """Draw a home and return (place, walk metres), or ``None`` to redraw."""
+        home = self.home_point(elderly)
+        if not self.cfg.stop_based or self.stop_tree is None:
+            return self.home_place(home), 0
+        xy = _to_metres(np.array([home]), self.lat0)[0]
+        dist, k = self.stop_tree.query(xy)
+        walk = float(dist) * self.cfg.walk_detour
+        if walk <= self.cfg.max_walk_m:
+            return self.stop_place(int(self.boarding[int(k)])), round(walk)
+        if self.cfg.door_fallback:
+            return self.home_place(home), 0
+        return None
+
+    def rider_origin(self, elderly: bool) -> tuple[int, int]:
+        for _ in range(1000):
+            got = self.boarding_point(elderly)
+            if got is not None:
+                return got
+        msg = (f"DemandConfig.max_walk_m: no home within {self.cfg.max_walk_m} m of a stop "
+               "after 1000 draws; raise max_walk_m or set door_fallback")
+        raise DemandError(msg)
+
+    def station(self) -> int | None:
+        if len(self.stations) == 0:
+            return None
+        return self.stop_place(int(self.rng.choice(self.stations)))
+
+    def other_destination(self) -> int:
+        stops = self.boarding
+        if len(stops) == 0:
+            return self.hospital_place(int(self.rng.integers(len(self.src.hospital_lonlat))))
+        w = self.src.stop_departures[stops].astype(np.float64) + 1.0
+        return self.stop_place(int(self.rng.choice(stops, p=w / w.sum())))
+
+
+def _normalise(weights: FloatArray, name: str) -> FloatArray:
+    w = np.clip(np.nan_to_num(np.asarray(weights, dtype=np.float64)), 0.0, None)
+    total = float(w.sum())
+    if total <= 0:
+        msg = f"DemandSources.{name}: weights sum to zero"
+        raise DemandError(msg)
+    return w / total
+
+
+# --------------------------------------------------------------------------- timing
+def _leave_at_time(rng: np.random.Generator, cfg: DemandConfig, latest_s: int) -> int:
+    """Draw a desired pickup time from the hourly profile, on a 5-minute grid."""
+    hours = [h for h in sorted(HOURLY_PROFILE)
+             if cfg.service_start_s <= h * 3600 < min(cfg.service_end_s, latest_s)]
+    if not hours:
+        return cfg.service_start_s
+    w = np.array([HOURLY_PROFILE[h] for h in hours], dtype=np.float64)
+    hour = int(rng.choice(hours, p=w / w.sum()))
+    t = hour * 3600 + 300 * int(rng.integers(12))
+    return int(min(t, latest_s))
+
+
+def _booking_time(rng: np.random.Generator, cfg: DemandConfig, trip_s: int) -> tuple[int, LeadKind]:
+    """Draw when a trip at ``trip_s`` is booked."""
+    u = float(rng.random())
+    if u < cfg.share_day_before:
+        # Called the day before between 9:00 and 17:00: negative seconds.
+        return int(-24 * 3600 + rng.integers(9 * 3600, 17 * 3600)), LeadKind.DAY_BEFORE
+    if u < cfg.share_day_before + cfg.share_ahead:
+        lead = int(rng.integers(cfg.ahead_min_s, cfg.ahead_max_s + 1))
+        return trip_s - lead, LeadKind.AHEAD
+    return trip_s, LeadKind.IMMEDIATE
+
+
+# --------------------------------------------------------------------------- drawing
+def _draw_hospital_pair(d: _Drawer, k: int) -> list[RideDemand]:
+    cfg, rng = d.cfg, d.rng
+    elderly = bool(rng.random() < cfg.share_65plus)
+    wheelchair = bool(rng.random() < cfg.wheelchair_share)
+    origin, walk = d.rider_origin(elderly)
+    hospital = d.hospital_place(int(rng.integers(len(d.src.hospital_lonlat))))
+    slots = (cfg.appointment_max_s - cfg.appointment_min_s) // 900
+    appointment = cfg.appointment_min_s + 900 * int(rng.integers(slots + 1))
+    booking, lead = _booking_time(rng, cfg, appointment - 3600)
+    out_id = f"r{k:04d}"
+    outbound = RideDemand(
+        id=out_id, origin=origin, destination=hospital, booking_s=booking,
+        requested_pickup_s=None, arrive_by_s=appointment, purpose=Purpose.HOSPITAL, lead=lead,
+        wheelchair=wheelchair, age65plus=elderly, origin_walk_m=walk)
+    back_s = appointment + int(rng.integers(cfg.visit_min_s, cfg.visit_max_s + 1))
+    back_s = min(back_s, cfg.service_end_s - 3600)
+    back_s = max(back_s, appointment + 15 * 60)
+    # The return is booked with the outbound trip when that was pre-booked, otherwise
+    # the rider calls when the visit ends.
+    back_booking, back_lead = ((booking, lead) if lead is LeadKind.DAY_BEFORE
+                               else (back_s, LeadKind.IMMEDIATE))
+    back = RideDemand(
+        id=f"r{k + 1:04d}", origin=hospital, destination=origin, booking_s=back_booking,
+        requested_pickup_s=back_s, arrive_by_s=None, purpose=Purpose.HOSPITAL_RETURN,
+        lead=back_lead, wheelchair=wheelchair, age65plus=elderly, return_of=out_id,
+        destination_walk_m=walk)
+    return [outbound, back]
+
+
+def _draw_leave_at(d: _Drawer, k: int, purpose: Purpose) -> RideDemand:
+    cfg, rng = d.cfg, d.rng
+    elderly = bool(rng.random() < cfg.share_65plus)
+    wheelchair = bool(rng.random() < cfg.wheelchair_share)
+    home, walk = d.rider_origin(elderly)
+    target = d.station() if purpose is Purpose.STATION else None
+    if target is None:
+        purpose = Purpose.OTHER
+        target = d.other_destination()
+    if target == home:
+        target = d.other_destination()
+    pickup = _leave_at_time(rng, cfg, cfg.service_end_s - 3600)
+    booking, lead = _booking_time(rng, cfg, pickup)
+    # Half of the trips go home from the destination (afternoon-weighted by the profile).
+    outbound = bool(rng.random() < 0.5)
+    origin, destination = (home, target) if outbound else (target, home)
+    return RideDemand(
+        id=f"r{k:04d}", origin=origin, destination=destination, booking_s=booking,
+        requested_pickup_s=pickup, arrive_by_s=None, purpose=purpose, lead=lead,
+        wheelchair=wheelchair, age65plus=elderly, origin_walk_m=walk if outbound else 0,
+        destination_walk_m=0 if outbound else walk)
+
+
+def _draw_rides(d: _Drawer) -> list[RideDemand]:
+    cfg, rng = d.cfg, d.rng
+    n_hospital_pairs = round(cfg.n_requests * cfg.share_hospital / 2)
+    n_station = round(cfg.n_requests * cfg.share_station)
+    n_station = min(n_station, cfg.n_requests - 2 * n_hospital_pairs)
+    rides: list[RideDemand] = []
+    for _ in range(n_hospital_pairs):
+        rides.extend(_draw_hospital_pair(d, len(rides)))
+    for _ in range(n_station):
+        rides.append(_draw_leave_at(d, len(rides), Purpose.STATION))
+    while len(rides) < cfg.n_requests:
+        rides.append(_draw_leave_at(d, len(rides), Purpose.OTHER))
+    del rng
+    return rides
+
+
+def _draw_deliveries(d: _Drawer) -> list[DeliveryDemand]:
+    cfg, rng = d.cfg, d.rng
+    if cfg.n_deliveries == 0:
+        return []
+    depot_xy = _to_metres(np.array([d.src.depot_lonlat]), d.lat0)
+    hosp_xy = _to_metres(d.src.hospital_lonlat, d.lat0)
+    nearest = np.argsort(np.hypot(*(hosp_xy - depot_xy).T), kind="stable")
+    shops = [d.hospital_place(int(h), LocationKind.PHARMACY)
+             for h in nearest[: cfg.n_pharmacies]]
+    latest_start = cfg.service_end_s - cfg.delivery_window_s
+    out: list[DeliveryDemand] = []
+    for k in range(cfg.n_deliveries):
+        home = d.home_place(d.home_point(elderly=True))
+        start = int(rng.integers(cfg.service_start_s, max(latest_start, cfg.service_start_s) + 1))
+        start -= start % 900
+        booking = start - int(rng.integers(cfg.delivery_lead_min_s,
+                                           cfg.delivery_lead_min_s + 4 * 3600))
+        if booking < cfg.service_start_s:
+            # Too early for the shop's opening hours: ordered the day before.
+            booking = -24 * 3600 + int(rng.integers(9 * 3600, 17 * 3600))
+        out.append(DeliveryDemand(
+            id=f"d{k:04d}", pickup=shops[k % len(shops)], dropoff=home, booking_s=booking,
+            window_start_s=start, window_end_s=start + cfg.delivery_window_s,
+            parcels=int(rng.integers(1, cfg.max_parcels + 1))))
+    return out
+
+
+def generate_day(sources: DemandSources, config: DemandConfig | None = None) -> DemandDay:
+    """Draw one service day of rides and deliveries.
+
+    Parameters
+    ----------
+    sources
+        Population, stops, hospitals and depot (see :func:`sources_from_region`).
+    config
+        Parameters; the defaults are the demo day of ``SCENARIOS.md``.
+
+    Returns
+    -------
+    DemandDay
+        Rides and deliveries sorted by booking time (ties by id), and the places they
+        use, the depot first.
+
+    Raises
+    ------
+    DemandError
+        When the sources cannot give the requested demand (e.g. no home near a stop).
+    """
+    cfg = config or DemandConfig()
+    rng = np.random.default_rng(cfg.seed)
+    d = _Drawer(sources, cfg, rng)
+    rides = sorted(_draw_rides(d), key=lambda r: (r.booking_s, r.id))
+    deliveries = sorted(_draw_deliveries(d), key=lambda x: (x.booking_s, x.id))
+    notes = []
+    if deliveries:
+        notes.append("Deliveries start at hospitals standing in for pharmacies: the data has "
+                     "pharmacy addresses without coordinates.")
+    if cfg.stop_based:
+        n_door = sum(1 for r in rides
+                     if d.builder.places[r.origin].kind is LocationKind.HOME
+                     or d.builder.places[r.destination].kind is LocationKind.HOME)
+        if n_door:
+            notes.append(f"{n_door} rides have no stop within {cfg.max_walk_m} m of home and "
+                         "are served door to door.")
+    logger.info("generated %d rides and %d deliveries on %d places",
+                len(rides), len(deliveries), len(d.builder.places))
+    return DemandDay(config=cfg, places=tuple(d.builder.places), depot=d.depot,
+                     rides=tuple(rides), deliveries=tuple(deliveries), notes=tuple(notes))
+
+
+def demand_summary(day: DemandDay) -> dict[str, Any]:
+    """Return counts of the day by purpose, lead time and kind, for reports."""
+    by_purpose: dict[str, int] = {}
+    by_lead: dict[str, int] = {}
+    for r in day.rides:
+        by_purpose[str(r.purpose)] = by_purpose.get(str(r.purpose), 0) + 1
+        by_lead[str(r.lead)] = by_lead.get(str(r.lead), 0) + 1
+    return {
+        "rides": len(day.rides),
+        "deliveries": len(day.deliveries),
+        "places": len(day.places),
+        "rides_by_purpose": by_purpose,
+        "rides_by_lead": by_lead,
+        "wheelchair_rides": sum(1 for r in day.rides if r.wheelchair),
+        "riders_65plus_share": (sum(1 for r in day.rides if r.age65plus) / len(day.rides)
+                                if day.rides else 0.0),
+        "notes": list(day.notes),
+    }
+
+
+def _names(names: Sequence[object]) -> tuple[str, ...]:
+    """Return names as strings (missing names become empty strings)."""
+    return tuple("" if n is None or (isinstance(n, float) and math.isnan(n)) else str(n)
+                 for n in names)
+
+
+#: GTFS feeds of the built-in region that are rail or tram (their stops are stations).
+#: The region's stop table has no route types, so this is named per region.
+KUMAMOTO_STATION_FEEDS: frozenset[str] = frozenset({"kumamotoshiden", "kumamotodentetsu"})
+
+
+def _clip_cells(region: Region) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Return cell bounds clipped to the road data's bounds, with population scaled by the
+    share of each cell's area kept (people are assumed spread evenly inside a cell)."""
+    pop = region.population
+    b = np.asarray(pop.geometry.bounds.to_numpy(), dtype=np.float64).reshape(-1, 4)
+    x0, y0, x1, y1 = region.bounds
+    c = np.column_stack([np.maximum(b[:, 0], x0), np.maximum(b[:, 1], y0),
+                         np.minimum(b[:, 2], x1), np.minimum(b[:, 3], y1)])
+    full = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    kept = np.clip(c[:, 2] - c[:, 0], 0, None) * np.clip(c[:, 3] - c[:, 1], 0, None)
+    share = np.divide(kept, full, out=np.zeros_like(kept), where=full > 0)
+    total = pop["total"].to_numpy(dtype=np.float64) * share
+    old = pop["age65plus"].to_numpy(dtype=np.float64) * share
+    keep = (share > 0) & (total > 0)
+    return c[keep], total[keep], old[keep]
+
+
+def sources_from_region(
+    region: Region,
+    *,
+    depot_lonlat: tuple[float, float] | None = None,
+    station_feeds: frozenset[str] = KUMAMOTO_STATION_FEEDS,
+    max_home_snap_m: float = 300.0,
+) -> DemandSources:
+    """Build the generator's inputs from a region.
+
+    Parameters
+    ----------
+    region
+        A :class:`maps.region.Region` (``population``, ``stops``, ``pois``, ``road``).
+    depot_lonlat
+        The depot; by default the in-area stop nearest the population-weighted centre
+        (an assumption: the data holds no depot or garage).
+    station_feeds
+        Feeds whose stops are rail/tram stations.
+    max_home_snap_m
+        Homes farther than this from the drive graph are redrawn.
+
+    Raises
+    ------
+    DemandError
+        If the region has no population, no in-area stop, or no hospital POI.
+    """
+    from maps.snap import snap_or_mask
+
+    bounds, total, old = _clip_cells(region)
+    stops = region.stops
+    stops = stops[stops["in_area"].astype(bool)]
+    if (stops["source"] == "gtfs").any():
+        stops = stops[stops["source"] == "gtfs"]
+    stops = stops.drop_duplicates(subset=["lon", "lat"]).reset_index(drop=True)
+    if stops.empty:
+        msg = f"region {region.name}: no transit stop inside the road data"
+        raise DemandError(msg)
+    stop_ll = stops[["lon", "lat"]].to_numpy(dtype=np.float64)
+    pois = region.pois
+    x0, y0, x1, y1 = region.bounds
+    hosp = pois[(pois["kind"] == "hospital") & pois["lon"].between(x0, x1)
+                & pois["lat"].between(y0, y1)]
+    if hosp.empty:
+        msg = f"region {region.name}: no hospital POI inside the road data"
+        raise DemandError(msg)
+    hosp_ll = hosp[["lon", "lat"]].to_numpy(dtype=np.float64)
+    _, hosp_ok = snap_or_mask(region.road, hosp_ll)
+    index = region.edge_index()
+
+    def home_ok(points: FloatArray) -> BoolArray:
+        return snap_or_mask(index, points, max_distance_m=max_home_snap_m)[1]
+
+    if depot_lonlat is None:
+        centre = (bounds[:, :2] + bounds[:, 2:]) / 2
+        mean = (centre * total[:, None]).sum(axis=0) / total.sum()
+        k = int(np.argmin(np.hypot(*(stop_ll - mean).T)))
+        depot_lonlat = (float(stop_ll[k, 0]), float(stop_ll[k, 1]))
+    return DemandSources(
+        cell_bounds=bounds, cell_total=total, cell_65plus=old, stop_lonlat=stop_ll,
+        stop_names=_names(stops["name"].tolist()),
+        stop_is_station=stops["feed"].isin(station_feeds).to_numpy(dtype=bool),
+        stop_departures=stops["departures_weekday"].to_numpy(dtype=np.float64),
+        hospital_lonlat=hosp_ll[hosp_ok],
+        hospital_names=_names(hosp["name"].to_numpy()[hosp_ok].tolist()),
+        depot_lonlat=depot_lonlat, home_ok=home_ok)
+
+
+def travel_table_for_day(region: Region, day: DemandDay) -> TravelTable:
+    """Compute the road travel table between the day's places (ordered like them).
+
+    Raises
+    ------
+    maps.errors.UnreachableLocationError
+        If a place lies too far from the drive graph.
+    """
+    from dispatch.network import table_from_points
+
+    names = tuple(f"{p.kind}:{p.name}" for p in day.places)
+    return table_from_points(region.road, day.lonlat, names=names)
