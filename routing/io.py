@@ -1,0 +1,484 @@
+"""The product's own JSON shapes: the problem a planner sends and the plan it gets back.
+
+Problem JSON (times in integer seconds since midnight, distances in metres, loads as a
+list ordered like ``dimensions`` or an object by dimension name)::
+
+    {"name": "...", "dimensions": ["seats", "wheelchairs"],
+     "locations": [{"id": "depot", "lon": 130.7, "lat": 32.8}, ...],
+     "durations": {"car": [[0, 300], [310, 0]]}, "distances": {"car": [[0, 4200], ...]},
+     "vehicle_types": [{"id": "van", "capacity": [4, 1], "profile": "car", ...}],
+     "vehicles": [{"id": "v1", "type": "van", "start": "depot", "end": "depot",
+                   "shift": {"earliest": 28800, "latest": 61200}, ...}],
+     "requests": [{"id": "r1", "pickup": "home-1", "dropoff": "clinic", "load": [1, 0],
+                   "dropoff_window": {"earliest": 34200, "latest": 36000}, ...}],
+     "jobs": [{"id": "j1", "location": "home-2", "load": [0, 0], ...}]}
+
+References between entities use the external string ids; inside :class:`Problem` they
+become indices (a location's id is kept in :attr:`Location.name`). A matrix entry
+``null`` means no path. Every error is a :class:`ProblemError` whose field is the JSON
+path, e.g. ``requests[3].pickup_window.latest``.
+
+The plan JSON (DESIGN.md §3 item 12) is written by :func:`plan_to_dict`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import numpy as np
+
+from routing.check import check
+from routing.errors import ProblemError
+from routing.model import (
+    HORIZON_MAX,
+    UNREACHABLE,
+    Break,
+    Job,
+    JobKind,
+    Location,
+    Problem,
+    Request,
+    RequestKind,
+    TimeWindow,
+    Vehicle,
+    VehicleType,
+)
+from routing.solution import ItemKind, Route, Solution, StopKind
+
+T = TypeVar("T")
+_MISSING: Any = object()
+
+# ------------------------------------------------------------------ field readers
+
+
+def _obj(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ProblemError(path, f"must be an object, got {type(value).__name__}")
+    return value
+
+
+def _known(obj: Mapping[str, Any], path: str, allowed: set[str]) -> None:
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        where = f"{path}.{unknown[0]}" if path else unknown[0]
+        raise ProblemError(where, f"unknown field (known: {', '.join(sorted(allowed))})")
+
+
+def _field(obj: Mapping[str, Any], key: str, path: str, default: Any = _MISSING) -> Any:
+    where = f"{path}.{key}" if path else key
+    if key not in obj or obj[key] is None:
+        if default is _MISSING:
+            raise ProblemError(where, "is missing")
+        return default
+    return obj[key]
+
+
+def _int(value: Any, path: str, *, minimum: int | None = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProblemError(path, f"must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ProblemError(path, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _num(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ProblemError(path, f"must be a number, got {value!r}")
+    return float(value)
+
+
+def _str(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ProblemError(path, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ProblemError(path, f"must be true or false, got {value!r}")
+    return value
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ProblemError(path, f"must be a list, got {type(value).__name__}")
+    return value
+
+
+def _items(obj: Mapping[str, Any], key: str, read: Callable[[Any, str], T]) -> tuple[T, ...]:
+    values = _list(_field(obj, key, "", []), key)
+    return tuple(read(v, f"{key}[{i}]") for i, v in enumerate(values))
+
+
+class _Ids:
+    """External id -> index lookups, with errors naming the JSON path."""
+
+    def __init__(self, what: str, ids: list[str]) -> None:
+        self.what = what
+        self.index: dict[str, int] = {}
+        for i, name in enumerate(ids):
+            if name in self.index:
+                raise ProblemError(f"{what}[{i}].id", f"duplicate id {name!r}")
+            self.index[name] = i
+
+    def __call__(self, value: Any, path: str) -> int:
+        name = _str(value, path)
+        if name not in self.index:
+            raise ProblemError(path, f"unknown {self.what} id {name!r}")
+        return self.index[name]
+
+
+class _Reader:
+    """Reads one problem object; holds the id tables and the dimensions."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = _obj(data, "problem")
+        dims = _list(_field(self.data, "dimensions", ""), "dimensions")
+        self.dims = tuple(_str(d, f"dimensions[{i}]") for i, d in enumerate(dims))
+        if len(set(self.dims)) != len(self.dims):
+            raise ProblemError("dimensions", "names must be unique")
+        self.loc_ids = _Ids("locations", self._ids("locations"))
+        self.type_ids = _Ids("vehicle_types", self._ids("vehicle_types"))
+        self.vehicle_ids = _Ids("vehicles", self._ids("vehicles"))
+
+    def _ids(self, key: str) -> list[str]:
+        items = _list(_field(self.data, key, "", []), key)
+        return [_str(_field(_obj(x, f"{key}[{i}]"), "id", f"{key}[{i}]"), f"{key}[{i}].id")
+                for i, x in enumerate(items)]
+
+    def load(self, value: Any, path: str) -> tuple[int, ...]:
+        if isinstance(value, Mapping):
+            _known(value, path, set(self.dims))
+            return tuple(_int(value.get(d, 0), f"{path}.{d}") for d in self.dims)
+        values = _list(value, path)
+        if len(values) != len(self.dims):
+            msg = f"has {len(values)} values for {len(self.dims)} dimensions {list(self.dims)}"
+            raise ProblemError(path, msg)
+        return tuple(_int(q, f"{path}[{i}]") for i, q in enumerate(values))
+
+    def window(self, obj: Mapping[str, Any], key: str, path: str) -> TimeWindow:
+        where = f"{path}.{key}"
+        w = _obj(_field(obj, key, path, {}), where)
+        _known(w, where, {"earliest", "latest"})
+        lo = _int(_field(w, "earliest", where, 0), f"{where}.earliest")
+        hi = _int(_field(w, "latest", where, HORIZON_MAX), f"{where}.latest")
+        if hi < lo:
+            raise ProblemError(f"{where}.latest", f"{hi} is before earliest {lo}")
+        return TimeWindow(earliest=lo, latest=hi)
+
+    def skills(self, obj: Mapping[str, Any], path: str) -> frozenset[str]:
+        values = _list(_field(obj, "skills", path, []), f"{path}.skills")
+        return frozenset(_str(s, f"{path}.skills[{i}]") for i, s in enumerate(values))
+
+    def allowed(self, obj: Mapping[str, Any], path: str) -> tuple[int, ...] | None:
+        value = _field(obj, "allowed_vehicles", path, None)
+        if value is None:
+            return None
+        where = f"{path}.allowed_vehicles"
+        values = _list(value, where)
+        if not values:
+            raise ProblemError(where, "is empty; omit it to allow every vehicle")
+        return tuple(self.vehicle_ids(v, f"{where}[{i}]") for i, v in enumerate(values))
+
+    # -------------------------------------------------------------- entities
+    def location(self, value: Any, path: str) -> Location:
+        obj = _obj(value, path)
+        _known(obj, path, {"id", "lon", "lat"})
+        lon = _num(_field(obj, "lon", path), f"{path}.lon")
+        lat = _num(_field(obj, "lat", path), f"{path}.lat")
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ProblemError(path, f"(lon, lat) = ({lon}, {lat}) is not a WGS84 point")
+        return Location(lon=lon, lat=lat, name=_str(obj["id"], f"{path}.id"))
+
+    def vehicle_type(self, value: Any, path: str) -> VehicleType:
+        obj = _obj(value, path)
+        _known(obj, path, {"id", "capacity", "profile", "skills", "fixed_cost",
+                           "distance_cost", "duration_cost", "speed_factor"})
+        speed = _num(_field(obj, "speed_factor", path, 1.0), f"{path}.speed_factor")
+        if speed <= 0:
+            raise ProblemError(f"{path}.speed_factor", f"must be positive, got {speed}")
+        return VehicleType(
+            name=_str(obj["id"], f"{path}.id"),
+            capacity=self.load(_field(obj, "capacity", path), f"{path}.capacity"),
+            profile=_str(_field(obj, "profile", path, "car"), f"{path}.profile"),
+            skills=self.skills(obj, path),
+            fixed_cost=_int(_field(obj, "fixed_cost", path, 0), f"{path}.fixed_cost"),
+            distance_cost=_int(_field(obj, "distance_cost", path, 1), f"{path}.distance_cost"),
+            duration_cost=_int(_field(obj, "duration_cost", path, 0), f"{path}.duration_cost"),
+            speed_factor=speed,
+        )
+
+    def vehicle(self, value: Any, path: str) -> Vehicle:
+        obj = _obj(value, path)
+        _known(obj, path, {"id", "type", "start", "end", "shift", "max_duration_s", "breaks"})
+        end = _field(obj, "end", path, None)
+        breaks = _list(_field(obj, "breaks", path, []), f"{path}.breaks")
+        max_dur = _field(obj, "max_duration_s", path, None)
+        return Vehicle(
+            id=_str(obj["id"], f"{path}.id"),
+            type=self.type_ids(_field(obj, "type", path), f"{path}.type"),
+            start=self.loc_ids(_field(obj, "start", path), f"{path}.start"),
+            end=None if end is None else self.loc_ids(end, f"{path}.end"),
+            shift=self.window(obj, "shift", path),
+            max_duration_s=None if max_dur is None else _int(max_dur, f"{path}.max_duration_s"),
+            breaks=tuple(self.brk(b, f"{path}.breaks[{i}]") for i, b in enumerate(breaks)),
+        )
+
+    def brk(self, value: Any, path: str) -> Break:
+        obj = _obj(value, path)
+        _known(obj, path, {"window", "duration_s"})
+        return Break(window=self.window(obj, "window", path),
+                     duration_s=_int(_field(obj, "duration_s", path), f"{path}.duration_s"))
+
+    def request(self, value: Any, path: str) -> Request:
+        obj = _obj(value, path)
+        _known(obj, path, set(_REQUEST_FIELDS))
+        opt: dict[str, Any] = {k: _int(_field(obj, k, path, 0), f"{path}.{k}")
+                               for k in _REQUEST_INTS}
+        for key in ("max_ride_s", "max_wait_s"):
+            if obj.get(key) is not None:
+                opt[key] = _int(obj[key], f"{path}.{key}")
+        if obj.get("max_detour") is not None:
+            opt["max_detour"] = _num(obj["max_detour"], f"{path}.max_detour")
+            if opt["max_detour"] < 1.0:
+                raise ProblemError(f"{path}.max_detour", "must be at least 1.0")
+        if obj.get("return_of") is not None:
+            opt["return_of"] = _str(obj["return_of"], f"{path}.return_of")
+        kind = _str(_field(obj, "kind", path, "ride"), f"{path}.kind")
+        if kind not in set(RequestKind):
+            raise ProblemError(f"{path}.kind", f"must be one of {[str(k) for k in RequestKind]}")
+        return Request(
+            id=_str(_field(obj, "id", path), f"{path}.id"),
+            pickup=self.loc_ids(_field(obj, "pickup", path), f"{path}.pickup"),
+            dropoff=self.loc_ids(_field(obj, "dropoff", path), f"{path}.dropoff"),
+            load=self.load(_field(obj, "load", path), f"{path}.load"),
+            kind=RequestKind(kind),
+            pickup_window=self.window(obj, "pickup_window", path),
+            dropoff_window=self.window(obj, "dropoff_window", path),
+            priority=_int(_field(obj, "priority", path, 0), f"{path}.priority", minimum=None),
+            optional=_bool(_field(obj, "optional", path, False), f"{path}.optional"),
+            skills=self.skills(obj, path),
+            allowed_vehicles=self.allowed(obj, path),
+            **opt,
+        )
+
+    def job(self, value: Any, path: str) -> Job:
+        obj = _obj(value, path)
+        _known(obj, path, {"id", "location", "load", "kind", "window", "service_s", "priority",
+                           "optional", "penalty", "skills", "allowed_vehicles"})
+        kind = _str(_field(obj, "kind", path, "delivery"), f"{path}.kind")
+        if kind not in set(JobKind):
+            raise ProblemError(f"{path}.kind", f"must be one of {[str(k) for k in JobKind]}")
+        return Job(
+            id=_str(_field(obj, "id", path), f"{path}.id"),
+            location=self.loc_ids(_field(obj, "location", path), f"{path}.location"),
+            load=self.load(_field(obj, "load", path), f"{path}.load"),
+            kind=JobKind(kind),
+            window=self.window(obj, "window", path),
+            service_s=_int(_field(obj, "service_s", path, 0), f"{path}.service_s"),
+            priority=_int(_field(obj, "priority", path, 0), f"{path}.priority", minimum=None),
+            optional=_bool(_field(obj, "optional", path, False), f"{path}.optional"),
+            penalty=_int(_field(obj, "penalty", path, 0), f"{path}.penalty"),
+            skills=self.skills(obj, path),
+            allowed_vehicles=self.allowed(obj, path),
+        )
+
+    def matrices(self, key: str, n: int) -> dict[str, np.ndarray]:
+        if key not in self.data:
+            msg = ("is missing: give one matrix per profile inline, e.g. "
+                   f'{{"{key}": {{"car": [[...]]}}}} (building matrices from a region is not '
+                   "supported by this reader yet)")
+            raise ProblemError(key, msg)
+        by_profile = _obj(self.data[key], key)
+        out = {}
+        for profile, rows in by_profile.items():
+            where = f"{key}.{profile}"
+            rows = _list(rows, where)
+            if len(rows) != n:
+                raise ProblemError(where, f"has {len(rows)} rows for {n} locations")
+            m = np.empty((n, n), dtype=np.int64)
+            for i, row in enumerate(rows):
+                row = _list(row, f"{where}[{i}]")
+                if len(row) != n:
+                    raise ProblemError(f"{where}[{i}]", f"has {len(row)} values for {n} locations")
+                m[i] = [UNREACHABLE if x is None else _int(x, f"{where}[{i}][{j}]")
+                        for j, x in enumerate(row)]
+            out[str(profile)] = m
+        return out
+
+
+_REQUEST_INTS = ("pickup_service_s", "dropoff_service_s", "detour_slack_s", "penalty")
+_REQUEST_FIELDS = (
+    "id", "kind", "pickup", "dropoff", "load", "pickup_window", "dropoff_window",
+    *_REQUEST_INTS, "max_ride_s", "max_detour", "max_wait_s", "priority", "optional",
+    "skills", "allowed_vehicles", "return_of",
+)
+
+
+def problem_from_dict(data: Mapping[str, Any]) -> Problem:
+    """Build a :class:`Problem` from the product's problem JSON (already parsed).
+
+    Raises
+    ------
+    ProblemError
+        For any missing, mistyped, unknown or inconsistent field; ``field`` is the JSON
+        path, e.g. ``requests[3].pickup_window.latest``.
+    """
+    r = _Reader(data)
+    _known(r.data, "", {"name", "dimensions", "locations", "durations", "distances",
+                        "vehicle_types", "vehicles", "requests", "jobs"})
+    locations = _items(r.data, "locations", r.location)
+    if not locations:
+        raise ProblemError("locations", "at least one location is needed")
+    return Problem(
+        name=str(r.data.get("name") or ""),
+        locations=locations,
+        dimensions=r.dims,
+        durations=r.matrices("durations", len(locations)),
+        distances=r.matrices("distances", len(locations)),
+        vehicle_types=_items(r.data, "vehicle_types", r.vehicle_type),
+        vehicles=_items(r.data, "vehicles", r.vehicle),
+        requests=_items(r.data, "requests", r.request),
+        jobs=_items(r.data, "jobs", r.job),
+    )
+
+
+# ------------------------------------------------------------------ writers
+
+
+def _loc_id(problem: Problem, index: int) -> str:
+    return problem.locations[index].name or str(index)
+
+
+def _window(w: TimeWindow) -> dict[str, int]:
+    return {"earliest": w.earliest, "latest": w.latest}
+
+
+def _matrix(m: np.ndarray) -> list[list[int | None]]:
+    return [[None if x >= UNREACHABLE else int(x) for x in row] for row in m.tolist()]
+
+
+def problem_to_dict(problem: Problem) -> dict[str, Any]:
+    """Return the product's problem JSON of ``problem`` (inverse of problem_from_dict)."""
+    loc = [_loc_id(problem, i) for i in range(problem.n_locations)]
+    vid = [v.id for v in problem.vehicles]
+
+    def allowed(a: tuple[int, ...] | None) -> list[str] | None:
+        return None if a is None else [vid[k] for k in a]
+
+    return {
+        "name": problem.name,
+        "dimensions": list(problem.dimensions),
+        "locations": [{"id": loc[i], "lon": x.lon, "lat": x.lat}
+                      for i, x in enumerate(problem.locations)],
+        "durations": {p: _matrix(m) for p, m in problem.durations.items()},
+        "distances": {p: _matrix(m) for p, m in problem.distances.items()},
+        "vehicle_types": [
+            {"id": t.name, "capacity": list(t.capacity), "profile": str(t.profile),
+             "skills": sorted(t.skills), "fixed_cost": t.fixed_cost,
+             "distance_cost": t.distance_cost, "duration_cost": t.duration_cost,
+             "speed_factor": t.speed_factor}
+            for t in problem.vehicle_types],
+        "vehicles": [
+            {"id": v.id, "type": problem.vehicle_types[v.type].name, "start": loc[v.start],
+             "end": None if v.end is None else loc[v.end], "shift": _window(v.shift),
+             "max_duration_s": v.max_duration_s,
+             "breaks": [{"window": _window(b.window), "duration_s": b.duration_s}
+                        for b in v.breaks]}
+            for v in problem.vehicles],
+        "requests": [
+            {"id": r.id, "kind": str(r.kind), "pickup": loc[r.pickup], "dropoff": loc[r.dropoff],
+             "load": list(r.load), "pickup_window": _window(r.pickup_window),
+             "dropoff_window": _window(r.dropoff_window),
+             "pickup_service_s": r.pickup_service_s, "dropoff_service_s": r.dropoff_service_s,
+             "max_ride_s": r.max_ride_s, "max_detour": r.max_detour,
+             "detour_slack_s": r.detour_slack_s, "max_wait_s": r.max_wait_s,
+             "priority": r.priority, "optional": r.optional, "penalty": r.penalty,
+             "skills": sorted(r.skills), "allowed_vehicles": allowed(r.allowed_vehicles),
+             "return_of": r.return_of}
+            for r in problem.requests],
+        "jobs": [
+            {"id": j.id, "kind": str(j.kind), "location": loc[j.location], "load": list(j.load),
+             "window": _window(j.window), "service_s": j.service_s, "priority": j.priority,
+             "optional": j.optional, "penalty": j.penalty, "skills": sorted(j.skills),
+             "allowed_vehicles": allowed(j.allowed_vehicles)}
+            for j in problem.jobs],
+    }
+
+
+def _route_steps(problem: Problem, route: Route) -> list[dict[str, Any]]:
+    v = problem.vehicles[route.vehicle]
+    load = [0] * len(problem.dimensions)
+    for x in route.visits:
+        if x.kind is StopKind.JOB and problem.jobs[x.ref].kind is JobKind.DELIVERY:
+            load = [a + b for a, b in zip(load, problem.jobs[x.ref].load, strict=True)]
+    steps = [{"type": "start", "id": v.id, "location": _loc_id(problem, v.start),
+              "arrival": route.start_s, "start": route.start_s, "departure": route.start_s,
+              "load": list(load)}]
+    for x in route.visits:
+        sign, item_id, q = 0, f"{v.id}/break/{x.ref}", (0,) * len(load)
+        if x.kind in (StopKind.PICKUP, StopKind.DROPOFF):
+            r = problem.requests[x.ref]
+            item_id, q, sign = r.id, r.load, 1 if x.kind is StopKind.PICKUP else -1
+        elif x.kind is StopKind.JOB:
+            j = problem.jobs[x.ref]
+            item_id, q, sign = j.id, j.load, 1 if j.kind is JobKind.PICKUP else -1
+        load = [a + sign * b for a, b in zip(load, q, strict=True)]
+        steps.append({"type": str(x.kind), "id": item_id,
+                      "location": _loc_id(problem, x.location), "arrival": x.arrival,
+                      "start": x.start, "departure": x.departure, "load": list(load)})
+    end_loc = v.end if v.end is not None else (route.visits[-1].location if route.visits
+                                                else v.start)
+    steps.append({"type": "end", "id": v.id, "location": _loc_id(problem, end_loc),
+                  "arrival": route.end_s, "start": route.end_s, "departure": route.end_s,
+                  "load": list(load)})
+    return steps
+
+
+def plan_to_dict(
+    problem: Problem, solution: Solution, *, feasible: bool | None = None
+) -> dict[str, Any]:
+    """Return the plan JSON of ``solution`` (DESIGN.md §3 item 12).
+
+    Parameters
+    ----------
+    problem, solution
+        The problem and a solution of it.
+    feasible
+        What the checker says, if already known; computed with :func:`routing.check.check`
+        otherwise.
+
+    Returns
+    -------
+    dict
+        ``{"summary": {cost, distance_m, duration_s, vehicles, served, unassigned, feasible,
+        engine, runtime_s}, "routes": [{vehicle, steps: [{type, id, location, arrival,
+        start, departure, load}], distance_m, duration_s}], "unassigned": [{id, reason}]}``.
+        Step types are ``start``, ``pickup``, ``dropoff``, ``job``, ``break``, ``end``;
+        ``load`` is on board after the step, ordered like the problem's dimensions.
+    """
+    if feasible is None:
+        feasible = not check(problem, solution)
+    routes = [r for r in solution.routes if r.visits]
+    unassigned = [
+        {"id": (problem.requests[u.ref].id if u.kind is ItemKind.REQUEST
+                else problem.jobs[u.ref].id), "reason": u.reason}
+        for u in solution.unassigned
+    ]
+    served = len(problem.requests) + len(problem.jobs) - len(unassigned)
+    return {
+        "summary": {
+            "cost": solution.cost(problem), "distance_m": solution.distance(problem),
+            "duration_s": sum(r.duration_s for r in routes), "vehicles": len(routes),
+            "served": served, "unassigned": len(unassigned), "feasible": feasible,
+            "engine": solution.engine, "runtime_s": round(solution.runtime_s, 3),
+        },
+        "routes": [
+            {"vehicle": problem.vehicles[r.vehicle].id, "steps": _route_steps(problem, r),
+             "distance_m": r.distance(problem), "duration_s": r.duration_s}
+            for r in routes
+        ],
+        "unassigned": unassigned,
+    }
