@@ -80,7 +80,7 @@ class _Vehicles:
 class _RouteInfo:
     """Per-route arrays used to screen insertion positions (slot ``i`` = before ``seq[i]``)."""
 
-    __slots__ = ("e_dep", "load", "l_next", "nxt", "prv")
+    __slots__ = ("e_dep", "l_next", "load", "nxt", "prv")
 
     def __init__(self, lns: Lns, k: int, seq: list[int]) -> None:
         cp, veh = lns.cp, lns.veh

@@ -307,22 +307,13 @@ def _forward_slack(
 def _delay_pickups(
     cp: CompiledProblem, rt: _Route, d0: int, end: int, sh_l: int, max_dur: int
 ) -> int:
-    """Delay, in sequence order, each pickup whose passenger rides too long.
-
-    Cordeau's step 7 delays every pickup; delaying one whose ride is within its limit
-    cannot shorten any other ride, so only violated ones are delayed (same result, fewer
-    slack computations).
-    """
+    """Cordeau's step 7: delay, in sequence order, every pickup by its forward time slack."""
     seq, beg, arr, dep, svc = rt.seq, rt.beg, rt.arr, rt.dep, rt.svc
-    ride, partner = cp.ride_limit, cp.partner
+    ride = cp.ride_limit
     n = len(seq)
-    drop_pos = {x: i for i, x in enumerate(seq) if x >= 0}
     for i in range(n):
         x = seq[i]
         if x < 0 or ride[x] >= INF:
-            continue
-        j = drop_pos.get(partner[x])
-        if j is None or beg[j] - dep[i] <= ride[x]:
             continue
         wait_after = sum(beg[p] - arr[p] for p in range(i + 1, n))
         if wait_after <= 0:

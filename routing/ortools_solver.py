@@ -1,0 +1,199 @@
+"""OR-Tools routing engine: the only module that imports ortools.
+
+The model registers whole matrices (``RegisterTransitMatrix``, one per distinct vehicle
+profile and cost), never per-arc Python callbacks, so building it stays far below the
+search time. It has a time dimension with waiting slack (windows, shifts, maximum route
+duration), one capacity dimension per load dimension, pickup-and-delivery pairs (same
+vehicle, pickup first), maximum ride times as solver constraints on the time cumuls,
+disjunctions (optional work at its penalty, mandatory work at a large penalty so that
+unservable work comes back unassigned), allowed vehicles and skills through
+``VehicleVar``, fixed vehicle costs and per-type arc costs.
+
+Driver breaks are not modelled here (the LNS engine handles them); :func:`solve_ortools`
+refuses problems with breaks.
+
+A first solution can be given as node sequences (our own insertion heuristic): OR-Tools
+alone finds none on many tight-window instances. OR-Tools has no random seed for its
+local search; the seed only changes the first solution passed in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from routing.model import Problem
+from routing.schedule import INF, CompiledProblem
+
+#: Integer standing for "no path" inside OR-Tools.
+NO_PATH = 1 << 40
+
+
+@dataclass(slots=True)
+class OrToolsRun:
+    """Node sequences per vehicle and timings of one OR-Tools run."""
+
+    sequences: list[list[int]]
+    build_s: float
+    search_s: float
+    found: bool
+
+
+class _Model:
+    def __init__(self, problem: Problem, cp: CompiledProblem, vehicle_cost: int) -> None:
+        self.problem, self.cp = problem, cp
+        nv = len(problem.vehicles)
+        depot_locs = sorted({v.start for v in problem.vehicles} | {
+            v.end for v in problem.vehicles if v.end is not None})
+        self.n_work = cp.n_nodes
+        # Node layout: work nodes, then one node per depot location, then an open end.
+        has_open = any(v.end is None for v in problem.vehicles)
+        self.node_loc = [*cp.loc, *depot_locs, *([-1] if has_open else [])]
+        dep_node = {loc: self.n_work + i for i, loc in enumerate(depot_locs)}
+        self.open_end = len(self.node_loc) - 1
+        starts = [dep_node[v.start] for v in problem.vehicles]
+        ends = [self.open_end if v.end is None else dep_node[v.end] for v in problem.vehicles]
+        self.manager = pywrapcp.RoutingIndexManager(len(self.node_loc), nv, starts, ends)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        self.horizon = max(v.shift.latest for v in problem.vehicles)
+        self._arc_costs(vehicle_cost)
+        self._time_dimension()
+        self._capacity_dimensions()
+        self._pairs_and_disjunctions()
+
+    def _node_matrix(self, mat: list[list[int]], service: bool) -> list[list[int]]:
+        """Expand a location matrix to the node layout (service time added when asked)."""
+        out = []
+        svc = [*self.cp.service, *([0] * (len(self.node_loc) - self.n_work))]
+        for i, li in enumerate(self.node_loc):
+            add = svc[i] if service else 0
+            if li < 0:
+                out.append([0] * len(self.node_loc))
+                continue
+            row = mat[li]
+            out.append([0 if lj < 0 else min(row[lj], NO_PATH) + add for lj in self.node_loc])
+        return out
+
+    def _arc_costs(self, vehicle_cost: int) -> None:
+        cache: dict[int, int] = {}
+        for k in range(len(self.problem.vehicles)):
+            key = id(self.cp.cost[k])
+            if key not in cache:
+                cache[key] = self.routing.RegisterTransitMatrix(
+                    self._node_matrix(self.cp.cost[k], service=False))
+            self.routing.SetArcCostEvaluatorOfVehicle(cache[key], k)
+            self.routing.SetFixedCostOfVehicle(
+                self.problem.vehicle_type(k).fixed_cost + vehicle_cost, k)
+
+    def _time_dimension(self) -> None:
+        cache: dict[int, int] = {}
+        transits = []
+        for k in range(len(self.problem.vehicles)):
+            key = id(self.cp.travel[k])
+            if key not in cache:
+                cache[key] = self.routing.RegisterTransitMatrix(
+                    self._node_matrix(self.cp.travel[k], service=True))
+            transits.append(cache[key])
+        self.routing.AddDimensionWithVehicleTransits(
+            transits, self.horizon, self.horizon, False, "time")
+        self.time = self.routing.GetDimensionOrDie("time")
+        cp, mgr = self.cp, self.manager
+        for x in range(self.n_work):
+            self.time.CumulVar(mgr.NodeToIndex(x)).SetRange(cp.early[x], min(cp.late[x],
+                                                                               self.horizon))
+        for k, v in enumerate(self.problem.vehicles):
+            start, end = self.routing.Start(k), self.routing.End(k)
+            self.time.CumulVar(start).SetRange(v.shift.earliest, v.shift.latest)
+            self.time.CumulVar(end).SetRange(v.shift.earliest, v.shift.latest)
+            if v.max_duration_s is not None:
+                self.time.SetSpanUpperBoundForVehicle(v.max_duration_s, k)
+            self.routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(end))
+            self.routing.AddVariableMaximizedByFinalizer(self.time.CumulVar(start))
+
+    def _capacity_dimensions(self) -> None:
+        cp = self.cp
+        n_extra = len(self.node_loc) - self.n_work
+        for dim in range(len(self.problem.dimensions)):
+            demand = [cp.delta[x][dim] for x in range(self.n_work)] + [0] * n_extra
+            if not any(demand):
+                continue
+            cb = self.routing.RegisterUnaryTransitVector(demand)
+            caps = [cp.capacity[k][dim] for k in range(len(self.problem.vehicles))]
+            self.routing.AddDimensionWithVehicleCapacity(cb, 0, caps, False, f"load{dim}")
+
+    def _pairs_and_disjunctions(self) -> None:
+        cp, mgr, routing, solver = self.cp, self.manager, self.routing, self.routing.solver()
+        big = 1 << 32
+        nv = len(self.problem.vehicles)
+        for r, req in enumerate(self.problem.requests):
+            p, d = mgr.NodeToIndex(2 * r), mgr.NodeToIndex(2 * r + 1)
+            routing.AddPickupAndDelivery(p, d)
+            solver.Add(routing.VehicleVar(p) == routing.VehicleVar(d))
+            solver.Add(self.time.CumulVar(p) <= self.time.CumulVar(d))
+            lim = cp.ride_limit[2 * r]
+            if lim < INF:
+                solver.Add(self.time.CumulVar(d) - self.time.CumulVar(p)
+                           - cp.service[2 * r] <= lim)
+            routing.AddDisjunction([p, d], req.penalty if req.optional else big, 2)
+        for j, job in enumerate(self.problem.jobs):
+            x = mgr.NodeToIndex(2 * cp.n_requests + j)
+            routing.AddDisjunction([x], job.penalty if job.optional else big)
+        for x in range(self.n_work):
+            allowed = [k for k in range(nv) if cp.allowed[k][x]]
+            if len(allowed) < nv:
+                routing.VehicleVar(mgr.NodeToIndex(x)).SetValues([-1, *allowed])
+
+
+def ortools_unsupported(problem: Problem) -> str | None:
+    """Return why this model cannot express ``problem``, or ``None``."""
+    for v in problem.vehicles:
+        if v.breaks:
+            return f"vehicle {v.id} has breaks (not modelled in the OR-Tools engine)"
+    return None
+
+
+def solve_ortools(
+    problem: Problem, cp: CompiledProblem, *, time_limit_s: float,
+    initial: list[list[int]] | None = None, vehicle_cost: int = 0,
+) -> OrToolsRun:
+    """Solve with OR-Tools guided local search, optionally from given node sequences.
+
+    Without ``initial`` the first solution is path-cheapest-arc (plain OR-Tools).
+    Returns the node sequences of the best assignment; the caller re-times them.
+    """
+    why = ortools_unsupported(problem)
+    if why is not None:
+        raise ValueError(why)
+    t0 = time.perf_counter()
+    model = _Model(problem, cp, vehicle_cost)
+    routing = model.routing
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    routing.CloseModelWithParameters(params)
+    build_s = time.perf_counter() - t0
+    start = None
+    if initial is not None:
+        idx_routes = [[model.manager.NodeToIndex(x) for x in seq if x >= 0] for seq in initial]
+        start = routing.ReadAssignmentFromRoutes(idx_routes, True)
+    if start is not None:
+        sol = routing.SolveFromAssignmentWithParameters(start, params)
+    else:
+        sol = routing.SolveWithParameters(params)
+    search_s = time.perf_counter() - t0 - build_s
+    if sol is None:
+        return OrToolsRun(sequences=[[] for _ in problem.vehicles], build_s=build_s,
+                          search_s=search_s, found=False)
+    seqs = []
+    for k in range(len(problem.vehicles)):
+        seq = []
+        idx = sol.Value(routing.NextVar(routing.Start(k)))
+        while not routing.IsEnd(idx):
+            seq.append(model.manager.IndexToNode(idx))
+            idx = sol.Value(routing.NextVar(idx))
+        seqs.append(seq)
+    return OrToolsRun(sequences=seqs, build_s=build_s, search_s=search_s, found=True)
