@@ -1,0 +1,106 @@
+"""``hakobu simulate`` and ``hakobu demo``: replay a service day and report KPIs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OUT = Path("hakobu-out")
+
+
+def _progress(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def _check_args(seed: int, vehicles: int, requests: int, deliveries: int, vans: int) -> None:
+    checks = (("--seed", seed, 0), ("--vehicles", vehicles, 1), ("--requests", requests, 0),
+              ("--deliveries", deliveries, 0), ("--vans", vans, 0))
+    for name, value, low in checks:
+        if value < low:
+            raise _fail(f"{name} must be at least {low}, got {value}")
+
+
+def run(*, seed: int, vehicles: int, requests: int, deliveries: int, vans: int,
+        out: Path) -> dict[str, object]:
+    """Build the built-in region, generate and replay a day, write the report; return KPIs."""
+    from dispatch.demand import (
+        DemandConfig,
+        generate_day,
+        sources_from_region,
+        travel_table_for_day,
+    )
+    from dispatch.report import kpi_table, write_report
+    from dispatch.simulate import SimulationConfig, simulate_day
+    from maps.region import default_region
+
+    t0 = time.perf_counter()
+    _progress("loading the built-in Kumamoto region ...")
+    region = default_region()
+    _progress(f"region ready in {time.perf_counter() - t0:.1f} s; generating demand ...")
+    day = generate_day(sources_from_region(region), DemandConfig(
+        seed=seed, n_requests=requests, n_deliveries=deliveries))
+    _progress(f"{len(day.rides)} rides, {len(day.deliveries)} deliveries on "
+              f"{len(day.places)} places; computing road travel times ...")
+    table = travel_table_for_day(region, day)
+    _progress("dispatching the day ...")
+    result = simulate_day(day, table, SimulationConfig(
+        seed=seed, vehicles=vehicles, vans=vans if deliveries else 0), progress=_progress)
+    kpis = write_report(result, out, road=region.road)
+    typer.echo(kpi_table(kpis))
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {out / 'kpis.json'}, {out / 'report.json'}, {out / 'map.html'} and "
+               f"plots ({time.perf_counter() - t0:.1f} s)")
+    return kpis
+
+
+def simulate(
+    seed: Annotated[int, typer.Option(help="Seed of demand and rider behaviour.")] = 0,
+    vehicles: Annotated[int, typer.Option(help="Ride vehicles (8 seats, 1 wheelchair).")] = 5,
+    requests: Annotated[int, typer.Option(help="Ride requests in the day.")] = 150,
+    deliveries: Annotated[int, typer.Option(help="Pharmacy-to-home deliveries.")] = 30,
+    vans: Annotated[int, typer.Option(help="Delivery vans.")] = 1,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
+) -> None:
+    """Replay a seeded service day on the built-in region and write DIR/kpis.json."""
+    _check_args(seed, vehicles, requests, deliveries, vans)
+    _run_or_fail(seed=seed, vehicles=vehicles, requests=requests, deliveries=deliveries,
+                 vans=vans, out=out)
+
+
+def demo(
+    out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
+) -> None:
+    """Run a demo day (rides and deliveries) on the built-in Kumamoto region, offline.
+
+    Drones join the demo in a later issue; today deliveries go by van.
+    """
+    _run_or_fail(seed=0, vehicles=5, requests=150, deliveries=30, vans=1, out=out)
+
+
+def _run_or_fail(*, seed: int, vehicles: int, requests: int, deliveries: int, vans: int,
+                 out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out {out} exists and is not a directory")
+    try:
+        run(seed=seed, vehicles=vehicles, requests=requests, deliveries=deliveries, vans=vans,
+            out=out)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``simulate`` and ``demo`` commands to ``app``."""
+    app.command("simulate")(simulate)
+    app.command("demo")(demo)

@@ -1,0 +1,284 @@
+"""Real-time dispatch benchmark on the built-in Kumamoto region.
+
+Measures, in one run (seeded):
+
+* **offer latency** of the online engine (``Engine.book``: cheapest feasible insertion) per
+  booking over a simulated day with 30 vehicles and 1,000 ride requests: p50/p95/p99;
+* the **naive peer**: re-solving every request known so far with the offline solver
+  (``routing.solve``) at each booking. That is far too slow for the full day, so it runs on
+  a smaller day (the first bookings of a smaller seeded day, a sample of them) and the
+  latency is reported as measured there: a *lower bound* for the full day, whose problem is
+  larger;
+* **quality**: vehicle-km and served share of the online engine (insertion plus periodic
+  re-optimization) against the offline solver given the whole day in advance (perfect
+  information, the same requests and windows, ``routing.solve`` with a time limit) and
+  against **no pooling**: every ride served alone by a vehicle driving from the depot to the
+  pickup and then to the drop-off (``sum(d(depot, pickup) + d(pickup, dropoff))`` over the
+  rides the online engine served; the drive back is not counted, so this flatters no
+  pooling), plus the sum of direct legs alone (a lower bound any fleet must drive loaded);
+* **simulation wall time** of the whole day (target <= 60 s).
+
+Run ``python benchmarks/dispatch.py`` (full), ``--quick`` (smaller day, under a minute
+after the region cache is warm) and ``--json PATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dispatch.demand import (
+    DemandConfig,
+    DemandDay,
+    generate_day,
+    sources_from_region,
+    travel_table_for_day,
+)
+from dispatch.engine import DispatchConfig
+from dispatch.kpi import compute_kpis
+from dispatch.network import TravelTable
+from dispatch.simulate import FinalState, SimulationConfig, SimulationResult, simulate_day
+from maps.region import default_region
+from routing.model import (
+    Location,
+    Problem,
+    Profile,
+    Request,
+    TimeWindow,
+    Vehicle,
+    VehicleType,
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Sizes of one benchmark run."""
+
+    requests: int
+    vehicles: int
+    naive_requests: int
+    naive_vehicles: int
+    naive_samples: int
+    naive_time_limit_s: float
+    offline_time_limit_s: float
+
+
+FULL = Sizes(requests=1000, vehicles=30, naive_requests=150, naive_vehicles=5,
+             naive_samples=20, naive_time_limit_s=2.0, offline_time_limit_s=60.0)
+QUICK = Sizes(requests=200, vehicles=8, naive_requests=60, naive_vehicles=3,
+              naive_samples=6, naive_time_limit_s=0.5, offline_time_limit_s=8.0)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- offline model
+def problem_from_day(day: DemandDay, table: TravelTable, n_vehicles: int,
+                     sim: SimulationConfig, ids: set[str] | None = None) -> Problem:
+    """Return the whole day (or the rides in ``ids``) as an offline routing problem.
+
+    Windows are those each rider asked for in the simulation (leave-at: wanted time plus
+    the rider tolerance; arrive-by: the latest arrival), the ride limit is the engine's
+    ``alpha * direct + beta``; every ride is optional with a large penalty so the solver
+    can leave out what does not fit, like a rejection online.
+    """
+    dc = sim.dispatch or DispatchConfig()
+    cfg = day.config
+    reqs = []
+    for r in day.rides:
+        if ids is not None and r.id not in ids:
+            continue
+        direct = table.travel_s(r.origin, r.destination)
+        if r.arrive_by_s is not None:
+            pw = TimeWindow(earliest=max(r.arrive_by_s - direct - sim.arrive_early_s, 0),
+                            latest=max(r.arrive_by_s - direct, 0))
+            dw = TimeWindow(earliest=0, latest=r.arrive_by_s)
+        else:
+            wanted = r.requested_pickup_s or cfg.service_start_s
+            pw = TimeWindow(earliest=wanted, latest=wanted + sim.rider_tolerance_s)
+            dw = TimeWindow()
+        reqs.append(Request(
+            id=r.id, pickup=r.origin, dropoff=r.destination,
+            load=(0, 1) if r.wheelchair else (1, 0), pickup_window=pw, dropoff_window=dw,
+            pickup_service_s=dc.pickup_service_s, dropoff_service_s=dc.dropoff_service_s,
+            max_detour=dc.ride_alpha, detour_slack_s=dc.ride_beta_s, optional=True,
+            penalty=1_000_000))
+    shift = TimeWindow(earliest=cfg.service_start_s,
+                       latest=cfg.service_end_s + sim.end_slack_s // 2)
+    vtype = VehicleType(name="hiace", capacity=(sim.seats, sim.wheelchairs),
+                        profile=Profile.CAR)
+    vehicles = tuple(Vehicle(id=f"bus{k + 1}", type=0, start=day.depot, end=day.depot,
+                             shift=shift) for k in range(n_vehicles))
+    locs = tuple(Location(lon=p.lon, lat=p.lat, name=p.name) for p in day.places)
+    return Problem(locations=locs, dimensions=("seats", "wheelchairs"),
+                   durations={"car": table.durations}, distances={"car": table.distances},
+                   vehicle_types=(vtype,), vehicles=vehicles, requests=tuple(reqs),
+                   name="kumamoto-day")
+
+
+def solve_offline(problem: Problem, time_limit_s: float, seed: int) -> tuple[float, int, float]:
+    """Solve with ``routing.solve``; return (vehicle-km, served rides, wall seconds)."""
+    from routing.solve import SolveParams, solve
+
+    t0 = time.perf_counter()
+    sol = solve(problem, SolveParams(time_limit_s=time_limit_s, seed=seed, engine="ortools"))
+    wall = time.perf_counter() - t0
+    served = len(problem.requests) - len(sol.unassigned)
+    return sol.distance(problem) / 1000.0, served, wall
+
+
+# --------------------------------------------------------------------------- peers
+def no_pooling_km(day: DemandDay, table: TravelTable, served: set[str]) -> tuple[float, float]:
+    """Return (depot->pickup->dropoff km, direct-only km) over the served rides."""
+    chain = direct = 0
+    for r in day.rides:
+        if r.id in served:
+            chain += table.distance_m(day.depot, r.origin) + table.distance_m(r.origin,
+                                                                               r.destination)
+            direct += table.distance_m(r.origin, r.destination)
+    return chain / 1000.0, direct / 1000.0
+
+
+def naive_latency(region: Any, sizes: Sizes, seed: int, sim: SimulationConfig) -> list[float]:
+    """Time a from-scratch solve of all requests known at each sampled booking (ms)."""
+    day = generate_day(sources_from_region(region), DemandConfig(
+        seed=seed + 1, n_requests=sizes.naive_requests, n_deliveries=0))
+    table = travel_table_for_day(region, day)
+    order = [r.id for r in day.rides]
+    picks = np.unique(np.linspace(1, len(order), sizes.naive_samples).round().astype(int))
+    out = []
+    for k in picks:
+        problem = problem_from_day(day, table, sizes.naive_vehicles, sim, set(order[:k]))
+        _, _, wall = solve_offline(problem, sizes.naive_time_limit_s, seed)
+        out.append(wall * 1000.0)
+        _log(f"  naive re-solve with {k} known requests: {wall * 1000:.0f} ms")
+    return out
+
+
+# --------------------------------------------------------------------------- main
+def run(sizes: Sizes, seed: int) -> dict[str, Any]:
+    """Run every measurement and return the JSON figures."""
+    t0 = time.perf_counter()
+    _log("loading region ...")
+    region = default_region()
+    day = generate_day(sources_from_region(region), DemandConfig(
+        seed=seed, n_requests=sizes.requests, n_deliveries=0))
+    t1 = time.perf_counter()
+    table = travel_table_for_day(region, day)
+    table_s = time.perf_counter() - t1
+    _log(f"{len(day.rides)} rides on {len(day.places)} places; table {table_s:.1f} s")
+    sim = SimulationConfig(seed=seed, vehicles=sizes.vehicles, vans=0)
+    result: SimulationResult = simulate_day(day, table, sim, progress=_log)
+    kpis = compute_kpis(result)
+    served = {r.id for r in result.records if r.final is FinalState.SERVED}
+    lat = list(result.offer_latency_ms)
+    _log(f"online: served {len(served)}, {kpis['vehicle_km']:.1f} km, "
+         f"wall {result.wall_s:.1f} s")
+
+    chain_km, direct_km = no_pooling_km(day, table, served)
+    _log("offline solver on the whole day ...")
+    problem = problem_from_day(day, table, sizes.vehicles, sim)
+    off_km, off_served, off_wall = solve_offline(problem, sizes.offline_time_limit_s, seed)
+    _log("naive re-solve per booking on a smaller day ...")
+    naive = naive_latency(region, sizes, seed, sim)
+    n = len(day.rides)
+    return {
+        "requests": n,
+        "vehicles": sizes.vehicles,
+        "offer_p50_ms": float(np.percentile(lat, 50)),
+        "offer_p95_ms": float(np.percentile(lat, 95)),
+        "offer_p99_ms": float(np.percentile(lat, 99)),
+        "offers": len(lat),
+        "naive_offer_p50_ms": float(np.percentile(naive, 50)),
+        "naive_offer_p95_ms": float(np.percentile(naive, 95)),
+        "naive_requests": sizes.naive_requests,
+        "naive_time_limit_s": sizes.naive_time_limit_s,
+        "online_vehicle_km": kpis["vehicle_km"],
+        "online_served": len(served),
+        "online_served_share": len(served) / n,
+        "online_promises_kept_share": kpis["promises_kept_share"],
+        "online_pooling_rate": kpis["pooling_rate"],
+        "offline_vehicle_km": off_km,
+        "offline_served": off_served,
+        "offline_served_share": off_served / n,
+        "offline_time_limit_s": sizes.offline_time_limit_s,
+        "offline_wall_s": off_wall,
+        "no_pooling_vehicle_km": chain_km,
+        "direct_only_km": direct_km,
+        "sim_wall_s": result.wall_s,
+        "table_s": table_s,
+        "reopt_runs": result.reopt_runs,
+        "reopt_adopted": result.reopt_adopted,
+        "total_wall_s": time.perf_counter() - t0,
+    }
+
+
+def table_text(r: dict[str, Any]) -> str:
+    """Return the printed table."""
+    def km_per(km: float, served: int) -> str:
+        return f"{km / served:.2f}" if served else "n/a"
+
+    lines = [
+        f"Kumamoto, {r['requests']} ride requests, {r['vehicles']} vehicles",
+        "",
+        "| offer latency | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+        f"| online insertion (Engine.book, {r['offers']} offers) | {r['offer_p50_ms']:.1f} | "
+        f"{r['offer_p95_ms']:.1f} | {r['offer_p99_ms']:.1f} |",
+        f"| naive re-solve per booking ({r['naive_requests']}-request day, "
+        f"{r['naive_time_limit_s']:g} s limit) | {r['naive_offer_p50_ms']:.0f} | "
+        f"{r['naive_offer_p95_ms']:.0f} | - |",
+        "",
+        "| plan | served | served share | vehicle-km | km per served ride |",
+        "|---|---:|---:|---:|---:|",
+        f"| online (insertion + re-optimization) | {r['online_served']} | "
+        f"{r['online_served_share']:.1%} | {r['online_vehicle_km']:.1f} | "
+        f"{km_per(r['online_vehicle_km'], r['online_served'])} |",
+        f"| offline solver, whole day known ({r['offline_time_limit_s']:g} s) | "
+        f"{r['offline_served']} | {r['offline_served_share']:.1%} | "
+        f"{r['offline_vehicle_km']:.1f} | "
+        f"{km_per(r['offline_vehicle_km'], r['offline_served'])} |",
+        f"| no pooling (depot->pickup->dropoff per online-served ride) | "
+        f"{r['online_served']} | {r['online_served_share']:.1%} | "
+        f"{r['no_pooling_vehicle_km']:.1f} | "
+        f"{km_per(r['no_pooling_vehicle_km'], r['online_served'])} |",
+        f"| direct legs only (lower bound, online-served rides) | {r['online_served']} | "
+        f"{r['online_served_share']:.1%} | {r['direct_only_km']:.1f} | "
+        f"{km_per(r['direct_only_km'], r['online_served'])} |",
+        "",
+        f"simulation wall time {r['sim_wall_s']:.1f} s (travel table {r['table_s']:.1f} s, "
+        f"re-optimizations {r['reopt_runs']}, adopted {r['reopt_adopted']}); "
+        f"promises kept {r['online_promises_kept_share']:.1%}, "
+        f"pooled riders {r['online_pooling_rate']:.1%}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run, print the table and write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller run (< 1 minute)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    result = run(sizes, args.seed)
+    result = {k: (round(v, 3) if isinstance(v, float) and math.isfinite(v) else v)
+              for k, v in result.items()}
+    print(table_text(result))
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""Operator KPIs of a simulated day.
+
+Definitions (rides unless said otherwise; times in seconds):
+
+* ``requests``: ride requests; ``served`` dropped off; ``rejected`` no offer taken (no
+  feasible insertion and no alternative accepted); ``declined`` offer refused by the
+  rider; ``cancelled``, ``no_show``, ``expired``, ``unfinished``. These add up to
+  ``requests``.
+* ``promises_kept_share``: share of served rides picked up inside the promised window,
+  dropped off by the promised latest arrival, within the promised maximum ride time,
+  and with no broken promise recorded by the engine.
+* ``wait_mean_s``/``wait_p95_s``: actual pickup minus the wanted pickup time, over served
+  leave-at rides (arrive-by rides want an arrival, not a pickup: see
+  ``arrive_on_time_share``). ``wait_vs_promise_mean_s``: actual pickup minus the start of
+  the promised window.
+* ``ride_mean_s``: drop-off minus pickup; ``detour_mean``: ride time over the direct
+  travel time (rides with a positive direct time).
+* ``pooling_rate``: share of served riders who were on board at the same time as another
+  rider of the same vehicle at some moment.
+* ``vehicle_km``/``vehicle_hours``: driven by ride vehicles (vans reported separately);
+  ``pax_per_vehicle_hour``: served rides per ride-vehicle hour.
+* ``offer_latency_*_ms``: wall time of each ``Engine.book`` call (rides and deliveries).
+* ``deliveries``/``deliveries_served``/``deliveries_on_time_share``.
+* ``cancellation_rate``/``no_show_rate``: cancelled or no-show over confirmed rides.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dispatch.simulate import FinalState, SimulationResult, TripRecord
+
+#: Keys written to kpis.json in this order (the CLI contract names the first ones).
+KPI_KEYS: tuple[str, ...] = (
+    "requests", "served", "rejected", "declined", "cancelled", "no_show", "expired",
+    "unfinished", "promises_kept_share", "wait_mean_s", "wait_p95_s", "wait_vs_promise_mean_s",
+    "arrive_on_time_share", "ride_mean_s", "detour_mean", "pooling_rate", "vehicle_km",
+    "vehicle_hours", "pax_per_vehicle_hour", "offer_latency_p50_ms", "offer_latency_p95_ms",
+    "offer_latency_p99_ms", "deliveries", "deliveries_served", "deliveries_on_time_share",
+    "van_km", "van_hours", "cancellation_rate", "no_show_rate", "took_alternative",
+    "reopt_runs", "reopt_adopted", "sim_wall_s",
+)
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return float(np.mean(xs)) if len(xs) else 0.0
+
+
+def _pct(xs: Sequence[float], q: float) -> float:
+    return float(np.percentile(xs, q)) if len(xs) else 0.0
+
+
+def promise_kept(r: TripRecord) -> bool:
+    """Return whether a served record met every promise of its confirmed offer."""
+    if r.final is not FinalState.SERVED or r.picked_up_s is None or r.dropped_off_s is None:
+        return False
+    if r.broken:
+        return False
+    ok = True
+    if r.kind == "ride" and r.promised_pickup_earliest is not None:
+        ok = r.promised_pickup_earliest <= r.picked_up_s <= (r.promised_pickup_latest or 0)
+    elif r.kind == "delivery" and r.promised_pickup_earliest is not None:
+        ok = r.promised_pickup_earliest <= r.dropped_off_s <= (r.promised_pickup_latest or 0)
+    if r.kind == "ride" and r.promised_arrival_latest is not None:
+        ok = ok and r.dropped_off_s <= r.promised_arrival_latest
+    if r.promised_max_ride_s is not None:
+        ok = ok and r.dropped_off_s - r.picked_up_s <= r.promised_max_ride_s
+    return ok
+
+
+def pooled_ids(records: Sequence[TripRecord]) -> set[str]:
+    """Return ids of served rides whose time on board overlapped another ride's."""
+    by_vehicle: dict[int, list[TripRecord]] = defaultdict(list)
+    for r in records:
+        if (r.kind == "ride" and r.final is FinalState.SERVED and r.vehicle is not None
+                and r.picked_up_s is not None and r.dropped_off_s is not None):
+            by_vehicle[r.vehicle].append(r)
+    pooled: set[str] = set()
+    for rides in by_vehicle.values():
+        rides.sort(key=lambda x: (x.picked_up_s, x.id))
+        for i, a in enumerate(rides):
+            for b in rides[i + 1:]:
+                if b.picked_up_s >= a.dropped_off_s:  # type: ignore[operator]
+                    break
+                # Strict overlap: one boards before the other gets off.
+                pooled.update((a.id, b.id))
+    return pooled
+
+
+def _ride_times(served: list[TripRecord]) -> dict[str, float]:
+    waits = [float(r.picked_up_s - r.requested_pickup_s) for r in served  # type: ignore[operator]
+             if r.requested_pickup_s is not None]
+    vs_promise = [float(r.picked_up_s - r.promised_pickup_earliest)  # type: ignore[operator]
+                  for r in served if r.promised_pickup_earliest is not None]
+    rides = [float(r.dropped_off_s - r.picked_up_s) for r in served]  # type: ignore[operator]
+    detours = [float(r.dropped_off_s - r.picked_up_s) / r.direct_s  # type: ignore[operator]
+               for r in served if r.direct_s]
+    arrive_by = [r for r in served if r.arrive_by_s is not None]
+    on_time = sum(1 for r in arrive_by if r.dropped_off_s <= r.arrive_by_s)  # type: ignore[operator]
+    return {
+        "wait_mean_s": _mean(waits),
+        "wait_p95_s": _pct(waits, 95),
+        "wait_vs_promise_mean_s": _mean(vs_promise),
+        "arrive_on_time_share": on_time / len(arrive_by) if arrive_by else 1.0,
+        "ride_mean_s": _mean(rides),
+        "detour_mean": _mean(detours),
+    }
+
+
+def compute_kpis(result: SimulationResult) -> dict[str, Any]:
+    """Return the KPI dict of a simulated day (keys in :data:`KPI_KEYS` order)."""
+    rides = [r for r in result.records if r.kind == "ride"]
+    deliveries = [r for r in result.records if r.kind == "delivery"]
+    counts = {s: sum(1 for r in rides if r.final is s) for s in FinalState}
+    served = [r for r in rides if r.final is FinalState.SERVED]
+    confirmed = [r for r in rides if r.final in (FinalState.SERVED, FinalState.CANCELLED,
+                                                 FinalState.NO_SHOW, FinalState.UNFINISHED)]
+    bus = [t for t in result.traces if not t.is_van]
+    van = [t for t in result.traces if t.is_van]
+    vehicle_hours = sum(t.hours for t in bus)
+    lat = list(result.offer_latency_ms)
+    served_deliveries = [r for r in deliveries if r.final is FinalState.SERVED]
+    out: dict[str, Any] = {
+        "requests": len(rides),
+        "served": counts[FinalState.SERVED],
+        "rejected": counts[FinalState.REJECTED],
+        "declined": counts[FinalState.DECLINED],
+        "cancelled": counts[FinalState.CANCELLED],
+        "no_show": counts[FinalState.NO_SHOW],
+        "expired": counts[FinalState.EXPIRED],
+        "unfinished": counts[FinalState.UNFINISHED],
+        "promises_kept_share": (sum(1 for r in served if promise_kept(r)) / len(served)
+                                if served else 1.0),
+        **_ride_times(served),
+        "pooling_rate": len(pooled_ids(rides)) / len(served) if served else 0.0,
+        "vehicle_km": sum(t.km for t in bus),
+        "vehicle_hours": vehicle_hours,
+        "pax_per_vehicle_hour": len(served) / vehicle_hours if vehicle_hours > 0 else 0.0,
+        "offer_latency_p50_ms": _pct(lat, 50),
+        "offer_latency_p95_ms": _pct(lat, 95),
+        "offer_latency_p99_ms": _pct(lat, 99),
+        "deliveries": len(deliveries),
+        "deliveries_served": len(served_deliveries),
+        "deliveries_on_time_share": (sum(1 for r in served_deliveries if promise_kept(r))
+                                     / len(served_deliveries) if served_deliveries else 1.0),
+        "van_km": sum(t.km for t in van),
+        "van_hours": sum(t.hours for t in van),
+        "cancellation_rate": counts[FinalState.CANCELLED] / len(confirmed) if confirmed else 0.0,
+        "no_show_rate": counts[FinalState.NO_SHOW] / len(confirmed) if confirmed else 0.0,
+        "took_alternative": sum(1 for r in rides if r.took_alternative),
+        "reopt_runs": result.reopt_runs,
+        "reopt_adopted": result.reopt_adopted,
+        "sim_wall_s": result.wall_s,
+    }
+    return {k: _round(out[k]) for k in KPI_KEYS}
+
+
+def _round(v: Any) -> Any:
+    return round(v, 4) if isinstance(v, float) else v
+
+
+def occupancy_series(result: SimulationResult, step_s: int = 300) -> tuple[
+        list[int], list[float]]:
+    """Return sample times and the mean riders on board per ride vehicle at each time."""
+    cfg = result.day.config
+    times = list(range(cfg.service_start_s, cfg.service_end_s + 2 * 3600 + 1, step_s))
+    bus = [t for t in result.traces if not t.is_van]
+    if not bus:
+        return times, [0.0] * len(times)
+    occ = np.zeros(len(times))
+    for tr in bus:
+        for a, b in zip(tr.stops, [*tr.stops[1:], None], strict=True):
+            on = sum(a.load_after[:2]) if a.load_after else 0
+            end = b.arrival_s if b is not None else a.departure_s
+            for i, t in enumerate(times):
+                if a.departure_s <= t < end:
+                    occ[i] += on
+    return times, [float(x) / len(bus) for x in occ]

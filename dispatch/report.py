@@ -1,0 +1,230 @@
+"""Reports of a simulated day: kpis.json, a text table, PNG plots and an HTML map.
+
+The HTML map is one self-contained file (inline SVG and CSS, no scripts, tiles or fonts
+from the network): places are projected from lon/lat with a local equirectangular
+projection, and each vehicle's day is drawn as straight segments between the stops it
+executed, in execution order (not the road geometry).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dispatch.demand import LocationKind, demand_summary
+from dispatch.kpi import compute_kpis, occupancy_series
+from dispatch.simulate import FinalState, SimulationResult
+
+if TYPE_CHECKING:
+    from maps.road import RoadGraph
+
+logger = logging.getLogger(__name__)
+
+#: Colours of vehicle routes (Okabe-Ito palette, readable by colour-blind viewers).
+PALETTE: tuple[str, ...] = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
+)
+
+_LABELS: dict[str, tuple[str, str]] = {
+    "requests": ("Ride requests", "{:d}"),
+    "served": ("Served", "{:d}"),
+    "rejected": ("Rejected (no fit)", "{:d}"),
+    "declined": ("Declined by rider", "{:d}"),
+    "cancelled": ("Cancelled", "{:d}"),
+    "no_show": ("No-show", "{:d}"),
+    "promises_kept_share": ("Promises kept", "{:.1%}"),
+    "wait_mean_s": ("Wait mean (min)", "min"),
+    "wait_p95_s": ("Wait p95 (min)", "min"),
+    "arrive_on_time_share": ("Arrive-by on time", "{:.1%}"),
+    "ride_mean_s": ("Ride mean (min)", "min"),
+    "detour_mean": ("Detour (ride/direct)", "{:.2f}"),
+    "pooling_rate": ("Pooled riders", "{:.1%}"),
+    "vehicle_km": ("Vehicle-km", "{:.1f}"),
+    "vehicle_hours": ("Vehicle-hours", "{:.1f}"),
+    "pax_per_vehicle_hour": ("Pax per vehicle-hour", "{:.2f}"),
+    "offer_latency_p95_ms": ("Offer latency p95 (ms)", "{:.1f}"),
+    "deliveries": ("Deliveries", "{:d}"),
+    "deliveries_served": ("Deliveries served", "{:d}"),
+    "van_km": ("Van-km", "{:.1f}"),
+    "sim_wall_s": ("Simulation wall time (s)", "{:.1f}"),
+}
+
+
+def kpi_table(kpis: dict[str, Any]) -> str:
+    """Return the KPIs as an aligned two-column text table."""
+    rows = []
+    for key, (label, fmt) in _LABELS.items():
+        if key not in kpis:
+            continue
+        v = kpis[key]
+        text = f"{v / 60:.1f}" if fmt == "min" else fmt.format(v)
+        rows.append((label, text))
+    width = max(len(a) for a, _ in rows)
+    return "\n".join(f"{a:<{width}}  {b:>10}" for a, b in rows)
+
+
+def write_json(result: SimulationResult, kpis: dict[str, Any], path: Path) -> None:
+    """Write the KPIs (top level), the demand summary and per-request records."""
+    doc = {**kpis,
+           "demand": demand_summary(result.day),
+           "notes": list(result.notes),
+           "records": [r.to_dict() for r in result.records]}
+    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def write_plots(result: SimulationResult, out: Path) -> list[Path]:
+    """Write wait-distribution and occupancy PNGs; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    served = [r for r in result.records
+              if r.kind == "ride" and r.final is FinalState.SERVED and r.picked_up_s is not None]
+    waits = [(r.picked_up_s - r.requested_pickup_s) / 60  # type: ignore[operator]
+             for r in served if r.requested_pickup_s is not None]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(waits, bins=20, color=PALETTE[0])
+    ax.set_xlabel("wait: actual pickup minus wanted time (min)")
+    ax.set_ylabel("riders")
+    ax.set_title("Wait of served leave-at rides")
+    fig.tight_layout()
+    p = out / "wait_distribution.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    paths.append(p)
+
+    times, occ = occupancy_series(result)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([t / 3600 for t in times], occ, color=PALETTE[1])
+    ax.set_xlabel("hour of day")
+    ax.set_ylabel("riders on board per vehicle")
+    ax.set_title("Mean vehicle occupancy")
+    fig.tight_layout()
+    p = out / "occupancy.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    paths.append(p)
+    return paths
+
+
+# --------------------------------------------------------------------------- map
+def _projector(lonlat: np.ndarray, width: int, height: int, pad: int) -> Any:
+    lon0, lat0 = lonlat.min(axis=0)
+    lon1, lat1 = lonlat.max(axis=0)
+    kx = math.cos(math.radians((lat0 + lat1) / 2))
+    span_x = max((lon1 - lon0) * kx, 1e-6)
+    span_y = max(lat1 - lat0, 1e-6)
+    scale = min((width - 2 * pad) / span_x, (height - 2 * pad) / span_y)
+
+    def project(lon: float, lat: float) -> tuple[float, float]:
+        return (pad + (lon - lon0) * kx * scale, height - pad - (lat - lat0) * scale)
+
+    return project
+
+
+def _road_path(road: RoadGraph, proj: Any) -> str:
+    """Return one SVG path of the road network (each two-way road once), whole pixels."""
+    edges = np.flatnonzero((road.reverse < 0) | (np.arange(len(road.reverse)) < road.reverse))
+    cmds: list[str] = []
+    for e in edges:
+        pts = road.geom_lonlat[road.geom_ptr[e]:road.geom_ptr[e + 1]]
+        xy = [proj(float(x), float(y)) for x, y in pts]
+        cells = [f"{round(x)} {round(y)}" for x, y in xy]
+        dedup = [c for i, c in enumerate(cells) if i == 0 or c != cells[i - 1]]
+        if len(dedup) > 1:
+            cmds.append("M" + "L".join(dedup))
+    return (f'<path d="{"".join(cmds)}" fill="none" stroke="#d8d8d0" stroke-width="0.7"/>'
+            if cmds else "")
+
+
+def _svg_body(result: SimulationResult, width: int, height: int,
+              road: RoadGraph | None) -> list[str]:
+    day = result.day
+    lonlat = day.lonlat
+    proj = _projector(lonlat, width, height, 20)
+    parts: list[str] = [_road_path(road, proj)] if road is not None else []
+    for tr in result.traces:
+        if not tr.stops:
+            continue
+        colour = PALETTE[tr.vehicle % len(PALETTE)]
+        seq = [day.depot, *(s.location for s in tr.stops)]
+        pts = " ".join("{:.1f},{:.1f}".format(*proj(*lonlat[i])) for i in seq)
+        dash = ' stroke-dasharray="6 3"' if tr.is_van else ""
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" '
+                     f'stroke-width="1.6" stroke-opacity="0.75"{dash}>'
+                     f"<title>{html.escape(tr.id)}: {len(tr.stops)} stops, {tr.km:.1f} km"
+                     "</title></polyline>")
+    styles = {LocationKind.STOP: ("#444", 2.2), LocationKind.HOME: ("#888", 1.8),
+              LocationKind.HOSPITAL: ("#C00", 4.0), LocationKind.PHARMACY: ("#080", 5.0),
+              LocationKind.DEPOT: ("#000", 7.0)}
+    for i, place in enumerate(day.places):
+        colour, r = styles[place.kind]
+        x, y = proj(place.lon, place.lat)
+        square = place.kind in (LocationKind.DEPOT, LocationKind.PHARMACY)
+        tag = "rect" if square else "circle"
+        shape = (f'<rect x="{x - r:.1f}" y="{y - r:.1f}" width="{2 * r}" height="{2 * r}"'
+                 if square else f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}"')
+        parts.append(f'{shape} fill="{colour}"><title>{i}: {html.escape(place.name)} '
+                     f"({place.kind})</title></{tag}>")
+    return parts
+
+
+def html_map(result: SimulationResult, kpis: dict[str, Any], *, road: RoadGraph | None = None,
+             width: int = 900, height: int = 700) -> str:
+    """Return a self-contained HTML page with the day's map and the KPI table.
+
+    ``road`` (the region's drive graph) is drawn faintly underneath when given.
+    """
+    body = "\n".join(_svg_body(result, width, height, road))
+    legend = "".join(
+        f'<li><span style="background:{PALETTE[t.vehicle % len(PALETTE)]}"></span>'
+        f"{html.escape(t.id)}: {len(t.stops)} stops, {t.km:.1f} km</li>"
+        for t in result.traces)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Hakobu: simulated day</title>
+<style>
+body {{ font-family: sans-serif; margin: 1em; color: #222; }}
+.wrap {{ display: flex; gap: 1.5em; flex-wrap: wrap; }}
+svg {{ border: 1px solid #ccc; background: #fafaf7; }}
+pre {{ background: #f4f4f4; padding: .6em; }}
+ul.legend li span {{ display: inline-block; width: 1.4em; height: .7em; margin-right: .4em; }}
+</style></head><body>
+<h1>Simulated service day</h1>
+<p>Black square: depot; green square: pharmacy stand-in; red: hospitals; dark grey: stops;
+light grey: homes (door-to-door). Lines join each vehicle's executed stops in order
+(straight segments, not road geometry); dashed lines are delivery vans. Hover for names.</p>
+<div class="wrap">
+<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"
+ viewBox="0 0 {width} {height}">
+{body}
+</svg>
+<div><h2>KPIs</h2><pre>{html.escape(kpi_table(kpis))}</pre>
+<h2>Vehicles</h2><ul class="legend">{legend}</ul>
+<h2>Notes</h2><ul>{notes}<li>Drones join the fleet in a later issue.</li></ul></div>
+</div></body></html>
+"""
+
+
+def write_report(result: SimulationResult, out: Path, *,
+                 road: RoadGraph | None = None) -> dict[str, Any]:
+    """Write kpis.json, report.json, PNG plots and map.html into ``out``; return the KPIs.
+
+    ``road`` (optional) is drawn under the map.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    kpis = compute_kpis(result)
+    (out / "kpis.json").write_text(json.dumps(kpis, indent=1), encoding="utf-8")
+    write_json(result, kpis, out / "report.json")
+    write_plots(result, out)
+    (out / "map.html").write_text(html_map(result, kpis, road=road), encoding="utf-8")
+    logger.info("wrote report to %s", out)
+    return kpis

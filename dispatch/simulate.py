@@ -1,0 +1,531 @@
+"""Discrete-event replay of a service day through the dispatch engine.
+
+Events are processed in time order (ties: cancellations, then bookings, then
+re-optimizations, each by id): a booking asks :meth:`dispatch.engine.Engine.book` for an
+offer (timed with :func:`time.perf_counter`), the simulated rider accepts an offer within
+their tolerance, takes an alternative time with probability ``p_take_alternative`` when
+rejected, or declines; vehicles move on road travel times by
+:meth:`~dispatch.engine.Engine.advance`; the plan is re-optimized every
+``reopt_every_s`` of simulated time; a seeded share of confirmed riders cancel before
+pickup or do not show up at the stop.
+
+The result (:class:`SimulationResult`) holds one :class:`TripRecord` per request or
+delivery, the offer latencies, and one trace of executed stops per vehicle.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+
+from dispatch.demand import DeliveryDemand, DemandDay, RideDemand
+from dispatch.engine import (
+    DeliveryOrder,
+    DispatchConfig,
+    Engine,
+    Offer,
+    Rejection,
+    RequestStatus,
+    RideRequest,
+    StopOption,
+    VehicleSpec,
+)
+from dispatch.errors import DispatchError
+from dispatch.network import TravelTable
+from dispatch.reoptimize import ReoptParams, reoptimize
+from routing.model import TimeWindow
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+class SimulationError(DispatchError, ValueError):
+    """Inconsistent simulation input: the message names the field."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulationConfig:
+    """Fleet and rider behaviour of a simulated day.
+
+    Parameters
+    ----------
+    seed
+        Seed for rider behaviour (acceptance, cancellations, no-shows).
+    vehicles
+        Ride vehicles (8 seats and 1 wheelchair space, a Toyota HiAce as in Choisoko).
+    vans
+        Delivery vans (parcels only); 0 leaves deliveries to nobody.
+    seats, wheelchairs, van_parcels
+        Capacities.
+    reopt_every_s
+        Simulated seconds between re-optimizations (0 turns them off).
+    reopt_time_limit_s, reopt_use_solver
+        Passed to :class:`dispatch.reoptimize.ReoptParams`.
+    rider_tolerance_s
+        A leave-at rider wants pickup within this long after the wanted time.
+    arrive_early_s
+        An arrive-by rider accepts leaving at most this long before the direct departure.
+    p_take_alternative
+        Probability that a rejected rider re-books the first alternative time offered.
+    p_cancel, p_no_show
+        Probabilities that a confirmed rider cancels before pickup, or is not at the stop.
+    walk_speed_mps
+        Walking speed used for the walk to the boarding stop (1.0 m/s: elderly riders).
+    end_slack_s
+        How long after the service end the replay continues so plans can finish.
+    dispatch
+        Engine parameters; ``None`` for the defaults.
+    """
+
+    seed: int = 0
+    vehicles: int = 5
+    vans: int = 1
+    seats: int = 8
+    wheelchairs: int = 1
+    van_parcels: int = 30
+    reopt_every_s: int = 15 * 60
+    reopt_time_limit_s: float = 1.0
+    reopt_use_solver: bool = True
+    rider_tolerance_s: int = 30 * 60
+    arrive_early_s: int = 60 * 60
+    p_take_alternative: float = 0.6
+    p_cancel: float = 0.03
+    p_no_show: float = 0.02
+    walk_speed_mps: float = 1.0
+    end_slack_s: int = 3 * 3600
+    dispatch: DispatchConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.vehicles < 0 or self.vans < 0 or self.vehicles + self.vans == 0:
+            msg = (f"SimulationConfig.vehicles/vans: need at least one vehicle, got "
+                   f"{self.vehicles} vehicles and {self.vans} vans")
+            raise SimulationError(msg)
+        for name in ("p_take_alternative", "p_cancel", "p_no_show"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                msg = f"SimulationConfig.{name}: must lie in [0, 1], got {value}"
+                raise SimulationError(msg)
+        if self.reopt_every_s < 0 or self.rider_tolerance_s < 0 or not self.walk_speed_mps > 0:
+            msg = ("SimulationConfig.reopt_every_s/rider_tolerance_s/walk_speed_mps: "
+                   "must not be negative (speed positive)")
+            raise SimulationError(msg)
+
+
+class FinalState(IntEnum):
+    """How a request ended (exactly one per request)."""
+
+    SERVED = 0
+    REJECTED = 1
+    DECLINED = 2
+    CANCELLED = 3
+    NO_SHOW = 4
+    EXPIRED = 5
+    UNFINISHED = 6
+
+    @property
+    def label(self) -> str:
+        """Lower-case name used in JSON."""
+        return self.name.lower()
+
+
+_STATUS_TO_FINAL: dict[RequestStatus, FinalState] = {
+    RequestStatus.DROPPED_OFF: FinalState.SERVED,
+    RequestStatus.REJECTED: FinalState.REJECTED,
+    RequestStatus.DECLINED: FinalState.DECLINED,
+    RequestStatus.CANCELLED: FinalState.CANCELLED,
+    RequestStatus.NO_SHOW: FinalState.NO_SHOW,
+    RequestStatus.EXPIRED: FinalState.EXPIRED,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TripRecord:
+    """What happened to one ride request or delivery.
+
+    ``requested_pickup_s`` is the wanted earliest pickup of a leave-at ride (``None`` for
+    arrive-by rides and deliveries). Times of promises come from the confirmed offer.
+    """
+
+    id: str
+    kind: str
+    purpose: str
+    booking_s: int
+    final: FinalState
+    requested_pickup_s: int | None
+    arrive_by_s: int | None
+    vehicle: int | None
+    pickup: int | None
+    dropoff: int | None
+    promised_pickup_earliest: int | None
+    promised_pickup_latest: int | None
+    promised_arrival_latest: int | None
+    promised_max_ride_s: int | None
+    picked_up_s: int | None
+    dropped_off_s: int | None
+    direct_s: int | None
+    took_alternative: bool
+    broken: tuple[str, ...]
+    reject_reason: str
+    load: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict."""
+        out = {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        out["final"] = self.final.label
+        out["broken"] = list(self.broken)
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopTrace:
+    """One executed stop of a vehicle: where, when, and the load on board after it."""
+
+    location: int
+    arrival_s: int
+    departure_s: int
+    kind: str
+    request_id: str | None
+    load_after: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleTrace:
+    """Executed stops of one vehicle and the distance and time it drove."""
+
+    vehicle: int
+    id: str
+    is_van: bool
+    stops: tuple[StopTrace, ...]
+    km: float
+    hours: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulationResult:
+    """A replayed day."""
+
+    day: DemandDay
+    config: SimulationConfig
+    records: tuple[TripRecord, ...]
+    traces: tuple[VehicleTrace, ...]
+    offer_latency_ms: tuple[float, ...]
+    reopt_runs: int
+    reopt_adopted: int
+    wall_s: float
+    table: TravelTable
+    notes: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- events
+class _Kind(IntEnum):
+    CANCEL = 0
+    BOOK = 1
+    REOPT = 2
+
+
+@dataclass(slots=True)
+class _State:
+    """Mutable bookkeeping of one run."""
+
+    engine: Engine
+    rng: np.random.Generator
+    cfg: SimulationConfig
+    day: DemandDay
+    queue: list[tuple[int, int, str]] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    alternative: set[str] = field(default_factory=set)
+    reject_reason: dict[str, str] = field(default_factory=dict)
+    no_show: set[str] = field(default_factory=set)
+    reopt_runs: int = 0
+    reopt_adopted: int = 0
+
+    def push(self, t: int, kind: _Kind, key: str) -> None:
+        heapq.heappush(self.queue, (t, int(kind), key))
+
+
+def _fleet(day: DemandDay, cfg: SimulationConfig) -> list[VehicleSpec]:
+    shift = TimeWindow(earliest=day.config.service_start_s,
+                       latest=day.config.service_end_s + cfg.end_slack_s // 2)
+    specs = [VehicleSpec(id=f"bus{k + 1}", depot=day.depot,
+                         capacity=(cfg.seats, cfg.wheelchairs, 0), shift=shift)
+             for k in range(cfg.vehicles)]
+    specs += [VehicleSpec(id=f"van{k + 1}", depot=day.depot,
+                          capacity=(0, 0, cfg.van_parcels), shift=shift)
+              for k in range(cfg.vans)]
+    return specs
+
+
+def _ride_request(ride: RideDemand, table: TravelTable, cfg: SimulationConfig,
+                  window: TimeWindow | None = None) -> RideRequest:
+    """Translate a demand ride into an engine request (stop options with walk times)."""
+    origin = StopOption(location=ride.origin,
+                        walk_s=round(ride.origin_walk_m / cfg.walk_speed_mps))
+    dest = StopOption(location=ride.destination,
+                      walk_s=round(ride.destination_walk_m / cfg.walk_speed_mps))
+    if window is None and ride.requested_pickup_s is not None:
+        window = TimeWindow(earliest=ride.requested_pickup_s,
+                            latest=ride.requested_pickup_s + cfg.rider_tolerance_s)
+    if window is None and ride.arrive_by_s is not None:
+        direct = table.travel_s(ride.origin, ride.destination)
+        latest = max(ride.arrive_by_s - direct, 0)
+        window = TimeWindow(earliest=max(latest - cfg.arrive_early_s, 0), latest=latest)
+    return RideRequest(
+        id=ride.id, rider=ride.id, origin=(origin,), destination=(dest,),
+        pickup_window=window, arrive_by=ride.arrive_by_s,
+        seats=0 if ride.wheelchair else 1, wheelchairs=1 if ride.wheelchair else 0)
+
+
+def _delivery_order(d: DeliveryDemand) -> DeliveryOrder:
+    return DeliveryOrder(id=d.id, shop=d.pickup, home=d.dropoff,
+                         ready_s=max(d.booking_s, d.window_start_s - 2 * 3600),
+                         window=TimeWindow(earliest=d.window_start_s, latest=d.window_end_s),
+                         parcels=d.parcels, customer=d.id)
+
+
+def _accepts(ride: RideDemand | None, offer: Offer, cfg: SimulationConfig) -> bool:
+    """Return whether the simulated rider takes an offer."""
+    if ride is None:
+        return True  # a shop takes any delivery window inside the one it asked for
+    if ride.arrive_by_s is not None:
+        return offer.latest_arrival <= ride.arrive_by_s
+    wanted = ride.requested_pickup_s if ride.requested_pickup_s is not None else ride.booking_s
+    return offer.pickup_window.earliest <= wanted + cfg.rider_tolerance_s
+
+
+class _Runner:
+    """Drives one day through the engine."""
+
+    def __init__(self, day: DemandDay, table: TravelTable, cfg: SimulationConfig) -> None:
+        self.rides = {r.id: r for r in day.rides}
+        self.deliveries = {d.id: d for d in day.deliveries}
+        start = min([day.config.service_start_s]
+                    + [r.booking_s for r in day.rides] + [d.booking_s for d in day.deliveries])
+        engine = Engine(table, _fleet(day, cfg), cfg.dispatch or DispatchConfig(), start_s=start)
+        self.st = _State(engine=engine, rng=np.random.default_rng(cfg.seed), cfg=cfg, day=day)
+        self.table = table
+        for r in day.rides:
+            self.st.push(r.booking_s, _Kind.BOOK, r.id)
+        for d in day.deliveries:
+            self.st.push(d.booking_s, _Kind.BOOK, d.id)
+        if cfg.reopt_every_s > 0:
+            t = day.config.service_start_s
+            while t < day.config.service_end_s:
+                self.st.push(t, _Kind.REOPT, f"reopt{t}")
+                t += cfg.reopt_every_s
+
+    def run(self, progress: Progress | None = None) -> None:
+        st = self.st
+        n_done, n_total = 0, len(st.queue)
+        while st.queue:
+            t, kind, key = heapq.heappop(st.queue)
+            self._advance(t)
+            if kind == _Kind.BOOK:
+                self._book(key)
+            elif kind == _Kind.CANCEL:
+                self._cancel(key)
+            else:
+                self._reopt()
+            n_done += 1
+            if progress is not None and n_done % 200 == 0:
+                progress(f"simulated {n_done}/{n_total} events (t={t // 3600:02d}:"
+                         f"{t % 3600 // 60:02d})")
+        self._advance(self.st.day.config.service_end_s + self.st.cfg.end_slack_s)
+
+    # ------------------------------------------------------------------ time
+    def _advance(self, t: int) -> None:
+        """Advance to ``t``, stopping just before each no-show rider's pickup."""
+        st = self.st
+        while True:
+            due = self._next_no_show(t)
+            if due is None:
+                break
+            at, rid = due
+            if at > st.engine.now:
+                st.engine.advance(at)
+            st.no_show.discard(rid)
+            if st.engine.status(rid) in (RequestStatus.ASSIGNED, RequestStatus.CONFIRMED):
+                st.engine.no_show(rid, cause="rider not at the stop")
+        if t > st.engine.now:
+            st.engine.advance(t)
+
+    def _next_no_show(self, t: int) -> tuple[int, str] | None:
+        """Return the earliest planned pickup (minus one second) of a no-show rider."""
+        st = self.st
+        best: tuple[int, str] | None = None
+        for rid in sorted(st.no_show):
+            rec = st.engine.record(rid)
+            if rec.vehicle is None or rec.status not in (RequestStatus.ASSIGNED,
+                                                         RequestStatus.CONFIRMED):
+                continue
+            for stop in st.engine.plan(rec.vehicle):
+                if stop.request_id == rid:
+                    at = max(int(stop.arrival_s) - 1, st.engine.now)
+                    if at <= t and (best is None or (at, rid) < best):
+                        best = (at, rid)
+                    break
+        return best
+
+    # ------------------------------------------------------------------ actions
+    def _timed_book(self, req: RideRequest | DeliveryOrder) -> Offer | Rejection:
+        t0 = time.perf_counter()
+        answer = self.st.engine.book(req)
+        self.st.latencies.append((time.perf_counter() - t0) * 1000.0)
+        return answer
+
+    def _book(self, key: str) -> None:
+        st = self.st
+        ride = self.rides.get(key)
+        req: RideRequest | DeliveryOrder = (
+            _ride_request(ride, self.table, st.cfg) if ride is not None
+            else _delivery_order(self.deliveries[key]))
+        answer = self._timed_book(req)
+        if isinstance(answer, Rejection):
+            st.reject_reason[key] = str(answer.reason)
+            if ride is None or not answer.alternatives:
+                return
+            if st.rng.random() >= st.cfg.p_take_alternative:
+                return
+            alt = answer.alternatives[0]
+            answer = self._timed_book(_ride_request(ride, self.table, st.cfg, window=alt))
+            if isinstance(answer, Rejection):
+                return
+            st.alternative.add(key)
+            self._confirm(key, ride, answer, check=False)
+            return
+        self._confirm(key, ride, answer, check=True)
+
+    def _confirm(self, key: str, ride: RideDemand | None, offer: Offer, *, check: bool) -> None:
+        st = self.st
+        if check and not _accepts(ride, offer, st.cfg):
+            st.engine.decline(key)
+            return
+        try:
+            st.engine.confirm(key)
+        except DispatchError as exc:
+            logger.info("confirm of %s failed: %s", key, exc)
+            return
+        if ride is None:
+            return
+        u = float(st.rng.random())
+        if u < st.cfg.p_cancel:
+            # Cancels some time between now and 10 minutes before the promised pickup.
+            latest = max(st.engine.now, offer.pickup_window.earliest - 600)
+            at = int(st.rng.integers(st.engine.now, latest + 1))
+            st.push(at, _Kind.CANCEL, key)
+        elif u < st.cfg.p_cancel + st.cfg.p_no_show:
+            st.no_show.add(key)
+
+    def _cancel(self, key: str) -> None:
+        st = self.st
+        if st.engine.status(key) in (RequestStatus.ASSIGNED, RequestStatus.CONFIRMED):
+            st.engine.cancel(key, cause="rider")
+
+    def _reopt(self) -> None:
+        st = self.st
+        params = ReoptParams(time_limit_s=st.cfg.reopt_time_limit_s, seed=st.cfg.seed,
+                             use_solver=st.cfg.reopt_use_solver)
+        result = reoptimize(st.engine, params)
+        st.reopt_runs += 1
+        st.reopt_adopted += int(result.adopted)
+
+    # ------------------------------------------------------------------ results
+    def records(self) -> tuple[TripRecord, ...]:
+        return tuple(self._record(rid) for rid in [*self.rides, *self.deliveries])
+
+    def _record(self, rid: str) -> TripRecord:
+        st = self.st
+        rec = st.engine.record(rid)
+        ride = self.rides.get(rid)
+        delivery = self.deliveries.get(rid)
+        final = _STATUS_TO_FINAL.get(rec.status, FinalState.UNFINISHED)
+        offer = rec.offer if final is not FinalState.REJECTED else None
+        window = None
+        if offer is not None:
+            window = offer.delivery_window if delivery is not None else offer.pickup_window
+        return TripRecord(
+            id=rid, kind="ride" if ride is not None else "delivery",
+            purpose=str(ride.purpose) if ride is not None else "delivery",
+            booking_s=ride.booking_s if ride is not None else delivery.booking_s,  # type: ignore[union-attr]
+            final=final,
+            requested_pickup_s=ride.requested_pickup_s if ride is not None else None,
+            arrive_by_s=ride.arrive_by_s if ride is not None else None,
+            vehicle=rec.vehicle, pickup=offer.pickup if offer else None,
+            dropoff=offer.dropoff if offer else None,
+            promised_pickup_earliest=window.earliest if window else None,
+            promised_pickup_latest=window.latest if window else None,
+            promised_arrival_latest=offer.latest_arrival if offer else None,
+            promised_max_ride_s=offer.max_ride_s if offer else None,
+            picked_up_s=rec.picked_up_s, dropped_off_s=rec.dropped_off_s,
+            direct_s=rec.direct_s, took_alternative=rid in st.alternative,
+            broken=tuple(str(c) for c in rec.broken),
+            reject_reason=st.reject_reason.get(rid, "") if final is FinalState.REJECTED else "",
+            load=(1 if ride is not None else delivery.parcels))  # type: ignore[union-attr]
+
+    def traces(self) -> tuple[VehicleTrace, ...]:
+        st = self.st
+        out = []
+        n_buses = st.cfg.vehicles
+        for k in range(st.cfg.vehicles + st.cfg.vans):
+            stops = tuple(StopTrace(
+                location=int(s.location), arrival_s=int(s.arrival_s),
+                departure_s=int(s.departure_s), kind=str(s.kind), request_id=s.request_id,
+                load_after=tuple(int(q) for q in s.load_after))
+                for s in st.engine.history(k))
+            out.append(VehicleTrace(
+                vehicle=k, id=f"bus{k + 1}" if k < n_buses else f"van{k - n_buses + 1}",
+                is_van=k >= n_buses, stops=stops, km=float(st.engine.vehicle_km(k)),
+                hours=float(st.engine.vehicle_hours(k))))
+        return tuple(out)
+
+
+def simulate_day(day: DemandDay, table: TravelTable, config: SimulationConfig | None = None,
+                 *, progress: Progress | None = None) -> SimulationResult:
+    """Replay a generated day through a fresh engine.
+
+    Parameters
+    ----------
+    day
+        Demand from :func:`dispatch.demand.generate_day`.
+    table
+        Travel table ordered like ``day.places`` (see
+        :func:`dispatch.demand.travel_table_for_day`).
+    config
+        Fleet and rider behaviour.
+    progress
+        Called with a short message every few hundred events.
+
+    Returns
+    -------
+    SimulationResult
+        One record per request and delivery (each in exactly one final state), vehicle
+        traces, offer latencies and the wall time.
+
+    Raises
+    ------
+    SimulationError
+        When the table does not match the day's places.
+    """
+    cfg = config or SimulationConfig()
+    if table.n != len(day.places):
+        msg = f"table: has {table.n} locations for {len(day.places)} places of the day"
+        raise SimulationError(msg)
+    t0 = time.perf_counter()
+    runner = _Runner(day, table, cfg)
+    runner.run(progress)
+    records = runner.records()
+    traces = runner.traces()
+    wall = time.perf_counter() - t0
+    st = runner.st
+    logger.info("simulated %d requests in %.1f s", len(records), wall)
+    return SimulationResult(
+        day=day, config=cfg, records=records, traces=traces,
+        offer_latency_ms=tuple(st.latencies), reopt_runs=st.reopt_runs,
+        reopt_adopted=st.reopt_adopted, wall_s=wall, table=table, notes=day.notes)

@@ -1,0 +1,128 @@
+"""Day simulation, KPIs and reports on a small seeded day of the built-in region."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("dispatch.engine")  # until the dispatch engine lands
+
+from dispatch.demand import (
+    DemandConfig,
+    DemandDay,
+    generate_day,
+    sources_from_region,
+    travel_table_for_day,
+)
+from dispatch.kpi import KPI_KEYS, compute_kpis, pooled_ids, promise_kept
+from dispatch.network import TravelTable
+from dispatch.report import kpi_table, write_report
+from dispatch.simulate import (
+    FinalState,
+    SimulationConfig,
+    SimulationError,
+    SimulationResult,
+    simulate_day,
+)
+from maps.region import default_region
+
+SIM = SimulationConfig(seed=5, vehicles=3, vans=1, reopt_every_s=30 * 60,
+                       reopt_time_limit_s=0.3, p_cancel=0.05, p_no_show=0.05)
+
+
+@pytest.fixture(scope="module")
+def day_and_table() -> tuple[DemandDay, TravelTable]:
+    region = default_region()
+    day = generate_day(sources_from_region(region),
+                       DemandConfig(seed=5, n_requests=50, n_deliveries=8))
+    return day, travel_table_for_day(region, day)
+
+
+@pytest.fixture(scope="module")
+def result(day_and_table: tuple[DemandDay, TravelTable]) -> SimulationResult:
+    day, table = day_and_table
+    return simulate_day(day, table, SIM)
+
+
+def _outcome(res: SimulationResult) -> list[tuple[object, ...]]:
+    return [(r.id, r.final, r.vehicle, r.picked_up_s, r.dropped_off_s) for r in res.records]
+
+
+def test_same_seed_same_simulation(day_and_table: tuple[DemandDay, TravelTable],
+                                   result: SimulationResult) -> None:
+    day, table = day_and_table
+    again = simulate_day(day, table, SIM)
+    assert _outcome(again) == _outcome(result)
+    assert [t.stops for t in again.traces] == [t.stops for t in result.traces]
+
+
+def test_every_request_ends_in_one_final_state(result: SimulationResult) -> None:
+    day = result.day
+    ids = [r.id for r in result.records]
+    assert sorted(ids) == sorted([r.id for r in day.rides] + [d.id for d in day.deliveries])
+    for r in result.records:
+        assert r.final is not FinalState.UNFINISHED, r
+        served = r.final is FinalState.SERVED
+        assert (r.picked_up_s is not None and r.dropped_off_s is not None) == served, r
+        if served:
+            assert r.picked_up_s < r.dropped_off_s  # type: ignore[operator]
+            assert r.vehicle is not None
+
+
+def test_kpis_are_consistent(result: SimulationResult) -> None:
+    kpis = compute_kpis(result)
+    assert list(kpis) == list(KPI_KEYS)
+    parts = ("served", "rejected", "declined", "cancelled", "no_show", "expired", "unfinished")
+    assert sum(kpis[p] for p in parts) == kpis["requests"] == len(result.day.rides)
+    rides = [r for r in result.records if r.kind == "ride"]
+    assert kpis["served"] == sum(1 for r in rides if r.final is FinalState.SERVED)
+    assert kpis["served"] > 0
+    for share in ("promises_kept_share", "pooling_rate", "arrive_on_time_share",
+                  "cancellation_rate", "no_show_rate", "deliveries_on_time_share"):
+        assert 0.0 <= kpis[share] <= 1.0
+    kept = sum(1 for r in rides if promise_kept(r))
+    assert kpis["promises_kept_share"] == pytest.approx(kept / kpis["served"], abs=1e-4)
+    assert len(pooled_ids(rides)) <= kpis["served"]
+    assert kpis["vehicle_km"] > 0 and kpis["vehicle_hours"] > 0
+    assert kpis["pax_per_vehicle_hour"] == pytest.approx(
+        kpis["served"] / kpis["vehicle_hours"], rel=1e-3)
+    assert kpis["detour_mean"] >= 1.0 - 1e-9
+    assert len(result.offer_latency_ms) >= len(result.records) - kpis["unfinished"]
+
+
+def test_capacity_never_exceeded(result: SimulationResult) -> None:
+    for tr in result.traces:
+        cap = (0, 0, SIM.van_parcels) if tr.is_van else (SIM.seats, SIM.wheelchairs, 0)
+        for stop in tr.stops:
+            assert all(0 <= q <= c for q, c in zip(stop.load_after, cap, strict=True)), stop
+
+
+def test_report_files(result: SimulationResult, tmp_path: Path) -> None:
+    kpis = write_report(result, tmp_path)
+    assert json.loads((tmp_path / "kpis.json").read_text()) == kpis
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert len(report["records"]) == len(result.records)
+    for name in ("wait_distribution.png", "occupancy.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (tmp_path / "map.html").read_text()
+    # Self-contained: no script, stylesheet or image fetched from anywhere.
+    assert not re.search(r"(src|href)\s*=", page)
+    assert "<script" not in page
+    svg = page[page.index("<svg"): page.index("</svg>") + len("</svg>")]
+    root = ET.fromstring(svg)
+    lines = root.findall("{http://www.w3.org/2000/svg}polyline")
+    assert len(lines) == sum(1 for t in result.traces if t.stops)
+    assert "Served" in kpi_table(kpis)
+
+
+def test_table_must_match_day(day_and_table: tuple[DemandDay, TravelTable]) -> None:
+    day, _ = day_and_table
+    other = generate_day(sources_from_region(default_region()),
+                         DemandConfig(seed=6, n_requests=5, n_deliveries=0))
+    small = travel_table_for_day(default_region(), other)
+    with pytest.raises(SimulationError, match="table"):
+        simulate_day(day, small, SIM)
