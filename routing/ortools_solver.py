@@ -42,8 +42,11 @@ class OrToolsRun:
 
 
 class _Model:
-    def __init__(self, problem: Problem, cp: CompiledProblem, vehicle_cost: int) -> None:
+    def __init__(
+        self, problem: Problem, cp: CompiledProblem, vehicle_cost: int, hard: bool
+    ) -> None:
         self.problem, self.cp = problem, cp
+        self.hard = hard
         nv = len(problem.vehicles)
         depot_locs = sorted({v.start for v in problem.vehicles} | {
             v.end for v in problem.vehicles if v.end is not None})
@@ -136,10 +139,12 @@ class _Model:
             if lim < INF:
                 solver.Add(self.time.CumulVar(d) - self.time.CumulVar(p)
                            - cp.service[2 * r] <= lim)
-            routing.AddDisjunction([p, d], req.penalty if req.optional else big, 2)
+            if req.optional or not self.hard:
+                routing.AddDisjunction([p, d], req.penalty if req.optional else big, 2)
         for j, job in enumerate(self.problem.jobs):
             x = mgr.NodeToIndex(2 * cp.n_requests + j)
-            routing.AddDisjunction([x], job.penalty if job.optional else big)
+            if job.optional or not self.hard:
+                routing.AddDisjunction([x], job.penalty if job.optional else big)
         for x in range(self.n_work):
             allowed = [k for k in range(nv) if cp.allowed[k][x]]
             if len(allowed) < nv:
@@ -157,17 +162,20 @@ def ortools_unsupported(problem: Problem) -> str | None:
 def solve_ortools(
     problem: Problem, cp: CompiledProblem, *, time_limit_s: float,
     initial: list[list[int]] | None = None, vehicle_cost: int = 0,
+    hard_mandatory: bool = False,
 ) -> OrToolsRun:
     """Solve with OR-Tools guided local search, optionally from given node sequences.
 
     Without ``initial`` the first solution is path-cheapest-arc (plain OR-Tools).
+    ``hard_mandatory`` drops the disjunctions of mandatory work (the plain OR-Tools
+    model of the benchmark peers): then no solution at all may be found.
     Returns the node sequences of the best assignment; the caller re-times them.
     """
     why = ortools_unsupported(problem)
     if why is not None:
         raise ValueError(why)
     t0 = time.perf_counter()
-    model = _Model(problem, cp, vehicle_cost)
+    model = _Model(problem, cp, vehicle_cost, hard_mandatory)
     routing = model.routing
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
