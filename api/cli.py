@@ -21,6 +21,7 @@ app = typer.Typer(
 
 _COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.region",
+    "api.commands.solve",
 )
 
 

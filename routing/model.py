@@ -237,10 +237,9 @@ class Break:
 class Vehicle:
     """One vehicle and its shift.
 
-    ``end`` is ``None`` for an open route that ends at its last stop. ``initial_load``
-    is what is on board at ``start`` beyond the jobs of kind delivery (used by
-    dispatch for riders already on board, who appear as delivery jobs restricted to
-    this vehicle instead, so it is usually zero).
+    ``end`` is ``None`` for an open route that ends at its last stop. Riders already
+    on board (live dispatch) appear as delivery jobs restricted to this vehicle by
+    ``allowed_vehicles``: their load is on board from ``start``.
     """
 
     id: str
