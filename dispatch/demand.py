@@ -42,6 +42,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
+from dispatch.errors import DispatchError
+
 if TYPE_CHECKING:
     from dispatch.network import TravelTable
     from maps.region import Region
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class DemandError(ValueError):
+class DemandError(DispatchError, ValueError):
     """Demand that cannot be generated: the message names the field and the problem."""
 
 FloatArray = npt.NDArray[np.float64]
