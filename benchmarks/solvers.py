@@ -207,13 +207,16 @@ def summarise(rows: list[Row], refs: dict[str, tuple[float | None, int | None]],
               pyvrp: dict[str, float]) -> dict[str, Any]:
     """Return the figures of one solver on one set and time limit."""
     feas = [r for r in rows if r.feasible]
-    gaps = [100 * (r.cost / refs[r.instance][0] - 1) for r in feas
-            if refs[r.instance][0]]
-    at_v = [100 * (r.cost / refs[r.instance][0] - 1) for r in feas
-            if refs[r.instance][0] and refs[r.instance][1] in (None, r.vehicles)]
+    gaps, at_v, v_excess = [], [], []
+    for r in feas:
+        ref, ref_v = refs[r.instance]
+        if ref:
+            gaps.append(100 * (r.cost / ref - 1))
+            if ref_v in (None, r.vehicles):
+                at_v.append(100 * (r.cost / ref - 1))
+        if ref_v is not None:
+            v_excess.append(r.vehicles - ref_v)
     vs_py = [100 * (r.cost / pyvrp[r.instance] - 1) for r in feas if r.instance in pyvrp]
-    v_excess = [r.vehicles - refs[r.instance][1] for r in feas
-                if refs[r.instance][1] is not None]
 
     def mean(xs: list[float]) -> float | None:
         return round(statistics.fmean(xs), 3) if xs else None
@@ -321,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _row_dict(r: Row) -> dict[str, Any]:
-    return {k: getattr(r, k) for k in Row.__slots__}  # type: ignore[attr-defined]
+    return {k: getattr(r, k) for k in Row.__slots__}
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ class _Model:
         ends = [self.open_end if v.end is None else dep_node[v.end] for v in problem.vehicles]
         self.manager = pywrapcp.RoutingIndexManager(len(self.node_loc), nv, starts, ends)
         self.routing = pywrapcp.RoutingModel(self.manager)
-        self.horizon = max(v.shift.latest for v in problem.vehicles)
+        self.horizon = max([v.shift.latest for v in problem.vehicles] + cp.late)
         self._arc_costs(vehicle_cost)
         self._time_dimension()
         self._capacity_dimensions()
@@ -104,8 +104,7 @@ class _Model:
         self.time = self.routing.GetDimensionOrDie("time")
         cp, mgr = self.cp, self.manager
         for x in range(self.n_work):
-            self.time.CumulVar(mgr.NodeToIndex(x)).SetRange(cp.early[x], min(cp.late[x],
-                                                                               self.horizon))
+            self.time.CumulVar(mgr.NodeToIndex(x)).SetRange(cp.early[x], cp.late[x])
         for k, v in enumerate(self.problem.vehicles):
             start, end = self.routing.Start(k), self.routing.End(k)
             self.time.CumulVar(start).SetRange(v.shift.earliest, v.shift.latest)

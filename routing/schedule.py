@@ -351,23 +351,34 @@ def sequence_load_ok(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> b
 def place_breaks(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> list[int] | None:
     """Insert the vehicle's breaks (if missing) where the sequence stays feasible.
 
-    Each missing break goes to the earliest position with a feasible schedule.
+    Each missing break goes to the earliest position with a feasible schedule; a break
+    whose window opens only after the route is over is left out (the checker allows it).
     Returns the full sequence, or ``None`` when some break fits nowhere.
     """
-    n_breaks = len(cp.problem.vehicles[vehicle].breaks)
+    breaks = cp.problem.vehicles[vehicle].breaks
     out = list(seq)
-    for b in range(n_breaks):
-        node = -(b + 1)
-        if node in out:
-            continue
-        for pos in range(len(out) + 1):
-            cand = [*out[:pos], node, *out[pos:]]
-            if schedule_times(cp, vehicle, cand) is not None:
-                out = cand
-                break
-        else:
-            return None
+    # Two passes: a break placed late can push the end past a skipped break's window.
+    for _ in range(2):
+        for b, brk in enumerate(breaks):
+            node = -(b + 1)
+            if node in out:
+                continue
+            without = schedule_times(cp, vehicle, out)
+            if without is not None and without.end <= brk.window.earliest:
+                continue
+            placed = _place_one(cp, vehicle, out, node)
+            if placed is None:
+                return None
+            out = placed
     return out
+
+
+def _place_one(cp: CompiledProblem, vehicle: int, seq: list[int], node: int) -> list[int] | None:
+    for pos in range(len(seq) + 1):
+        cand = [*seq[:pos], node, *seq[pos:]]
+        if schedule_times(cp, vehicle, cand) is not None:
+            return cand
+    return None
 
 
 def route_from_sequence(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> Route | None:

@@ -197,10 +197,16 @@ def _run_lns_ortools(
         from routing.ortools_solver import solve_ortools
 
         left = max(0.05, limit - (time.perf_counter() - t0))
-        run = solve_ortools(problem, cp, time_limit_s=left, initial=res.routes,
-                            vehicle_cost=vehicle_cost)
-        stats.build_s += run.build_s
-        if run.found:
+        try:
+            run = solve_ortools(problem, cp, time_limit_s=left, initial=res.routes,
+                                vehicle_cost=vehicle_cost)
+        except Exception as exc:  # OR-Tools raises bare Exception ("CP Solver fail")
+            log.warning("OR-Tools failed (%s); keeping the LNS solution", exc)
+            stats.fallbacks.append(f"ortools failed: {exc}")
+            run = None
+        if run is not None:
+            stats.build_s += run.build_s
+        if run is not None and run.found:
             unassigned = _missing_units(lns, run.sequences)
             cost = lns.total_cost(run.sequences, unassigned)
             if cost < best_cost and all(
