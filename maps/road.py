@@ -646,12 +646,17 @@ def _reverse_edges(tail: _INT64, head: _INT64, length: _INT64, coords: list[_F64
         by_pair.setdefault((u, v), []).append(e)
     reverse = np.full(tail.shape[0], -1, dtype=np.int64)
     for e, (u, v) in enumerate(zip(tail.tolist(), head.tolist(), strict=True)):
+        if reverse[e] >= 0:
+            continue
         for cand in by_pair.get((v, u), []):
+            if reverse[cand] >= 0 or cand == e:
+                continue
             same = coords[cand].shape == coords[e].shape and np.allclose(
                 coords[cand][::-1], coords[e], atol=1e-9
             )
             if same and abs(int(length[cand]) - int(length[e])) <= 1:
                 reverse[e] = cand
+                reverse[cand] = e
                 break
     return reverse
 
