@@ -1,0 +1,188 @@
+"""Road travel-time matrix on the built-in Kumamoto region: Hakobu vs networkx.
+
+Run: ``python benchmarks/matrix.py [--quick] [--json PATH] [--points N] [--nx-sources K]``
+
+Measures, in one run on the same points:
+
+* cold and warm region load (cold = empty temporary cache folder);
+* Hakobu ``travel_matrices`` (snap N points to edges + N x N seconds and metres) and
+  ``node_matrices`` on the snapped points' nearest nodes, wall time and peak traced memory;
+* networkx ``single_source_dijkstra_path_length(weight="travel_time")`` per source on the
+  same graph and nodes (what osmnx users do), timed on K sources and scaled to N;
+* the largest absolute difference in seconds between Hakobu's and networkx's node-to-node
+  times on the sampled sources (expected 0: same integer weights, exact arithmetic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from maps.matrix import node_matrices, travel_matrices  # noqa: E402
+from maps.region import Region, default_region  # noqa: E402
+from maps.road import RoadGraph  # noqa: E402
+from maps.snap import EdgeIndex, snap_points  # noqa: E402
+
+
+def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """Run ``fn`` twice: timed without tracing, then again under tracemalloc for the peak.
+
+    Returns (result, wall seconds, peak traced MiB). tracemalloc slows Python-heavy code
+    (networkx) several times, so it never runs during the timed call.
+    """
+    gc.collect()
+    start = time.perf_counter()
+    out = fn()
+    elapsed = time.perf_counter() - start
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return out, elapsed, peak / 2**20
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def sample_points(road: RoadGraph, n: int, seed: int) -> np.ndarray:
+    """Random points near random nodes (about 40 m of jitter), all within snapping range."""
+    rng = np.random.default_rng(seed)
+    nodes = rng.choice(road.n_nodes, size=n, replace=n > road.n_nodes)
+    jitter = rng.normal(0.0, 0.0004, size=(n, 2))
+    return road.lonlat[nodes] + jitter
+
+
+def osmnx_style_graph(road: RoadGraph) -> nx.MultiDiGraph:
+    """The same graph as an osmnx user holds it: MultiDiGraph with ``travel_time``."""
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(range(road.n_nodes))
+    graph.add_edges_from(
+        (int(u), int(v), {"travel_time": int(t), "length": int(d)})
+        for u, v, t, d in zip(road.tail, road.head, road.travel_s, road.length_m, strict=True)
+    )
+    return graph
+
+
+def load_times() -> tuple[Region, float, float]:
+    with tempfile.TemporaryDirectory(prefix="hakobu-bench-") as tmp:
+        region, cold = timed(lambda: default_region(cache_dir=tmp))
+        _, warm = timed(lambda: default_region(cache_dir=tmp))
+    return region, cold, warm
+
+
+def run(n_points: int, nx_sources: int, seed: int) -> dict[str, Any]:
+    region, cold, warm = load_times()
+    road = region.road
+    pts = sample_points(road, n_points, seed)
+    index = EdgeIndex.build(road)
+    mats, hakobu_s, hakobu_mib = measure(lambda: travel_matrices(index, pts))
+    nodes = snap_points(index, pts).node
+    node_mats, hakobu_nodes_s, _ = measure(lambda: node_matrices(road, nodes))
+    graph = osmnx_style_graph(road)
+    k = min(nx_sources, n_points)
+    sources = nodes[:k].tolist()
+
+    def networkx_rows() -> list[dict[int, float]]:
+        return [
+            nx.single_source_dijkstra_path_length(graph, s, weight="travel_time") for s in sources
+        ]
+
+    rows, nx_sample_s = timed(networkx_rows)
+    _, _, nx_mib = measure(  # peak memory of one source (it does not grow with sources)
+        lambda: nx.single_source_dijkstra_path_length(graph, sources[0], weight="travel_time")
+    )
+    networkx_s = nx_sample_s * n_points / k
+    diff = 0
+    for i, dist in enumerate(rows):
+        got = np.array([dist.get(int(t), np.inf) for t in nodes])
+        ok = np.isfinite(got)
+        diff = max(diff, int(np.abs(node_mats.duration_s[i, ok] - got[ok]).max()))
+        if (ok != node_mats.reachable[i]).any():
+            diff = max(diff, 10**9)
+    return {
+        "n_points": n_points,
+        "graph_nodes": road.n_nodes,
+        "graph_edges": road.n_edges,
+        "hakobu_s": round(hakobu_s, 4),
+        "hakobu_peak_mib": round(hakobu_mib, 1),
+        "hakobu_nodes_s": round(hakobu_nodes_s, 4),
+        "networkx_s": round(networkx_s, 3),
+        "networkx_sources_timed": k,
+        "networkx_scaled": k < n_points,
+        "networkx_peak_mib": round(nx_mib, 1),
+        "speedup": round(networkx_s / hakobu_s, 1),
+        "speedup_nodes": round(networkx_s / hakobu_nodes_s, 1),
+        "max_abs_diff_s": diff,
+        "reachable_share": float(mats.reachable.mean()),
+        "cold_load_s": round(cold, 2),
+        "warm_load_s": round(warm, 4),
+        "warm_speedup": round(cold / warm, 1),
+    }
+
+
+def print_table(res: dict[str, Any]) -> None:
+    n = res["n_points"]
+    scaled = (
+        f" (timed on {res['networkx_sources_timed']} sources, scaled to {n})"
+        if res["networkx_scaled"]
+        else ""
+    )
+    print(f"Kumamoto car graph: {res['graph_nodes']:,} nodes, {res['graph_edges']:,} edges")
+    print(f"{'what':<44}{'seconds':>10}{'peak MiB':>10}")
+    print(
+        f"{'Hakobu travel_matrices (snap + matrix)':<44}{res['hakobu_s']:>10.3f}"
+        f"{res['hakobu_peak_mib']:>10.1f}"
+    )
+    print(f"{'Hakobu node_matrices (nearest nodes)':<44}{res['hakobu_nodes_s']:>10.3f}{'':>10}")
+    print(
+        f"{'networkx single_source_dijkstra x ' + str(n):<44}{res['networkx_s']:>10.2f}"
+        f"{res['networkx_peak_mib']:>10.1f}"
+    )
+    print("(networkx peak MiB: one source at a time)")
+    print(f"networkx{scaled}")
+    print(
+        f"speedup {res['speedup']}x (node-to-node {res['speedup_nodes']}x), "
+        f"max |diff| {res['max_abs_diff_s']} s"
+    )
+    print(
+        f"region load: cold {res['cold_load_s']:.2f} s, warm {res['warm_load_s']:.3f} s "
+        f"({res['warm_speedup']}x)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200 points, 20 networkx sources")
+    parser.add_argument("--json", type=Path, help="write the figures as one JSON object")
+    parser.add_argument("--points", type=int, default=None, help="matrix size (default 1000)")
+    parser.add_argument("--nx-sources", type=int, default=None, help="networkx sources timed")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    n = args.points or (200 if args.quick else 1000)
+    k = args.nx_sources or (20 if args.quick else 100)
+    res = run(n, k, args.seed)
+    print_table(res)
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
