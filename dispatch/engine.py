@@ -40,7 +40,7 @@ from routing.insertion import (
     VehiclePlan,
     best_insertion,
     insert,
-    remove,
+    remove_repaired,
     schedule,
 )
 from routing.model import UNREACHABLE, Break, Load, TimeWindow
@@ -834,7 +834,8 @@ class Engine:
     def _unplan(self, r: _Req) -> None:
         if r.vehicle is not None and r.pickup is not None:
             v = self._veh[r.vehicle]
-            v.plan = remove(v.plan, r.request.id)
+            v.plan = remove_repaired(v.plan, r.request.id, self.table.durations,
+                                     self.table.distances)
             self._changed("remove", r.request.id)
 
     # ------------------------------------------------------------------ time

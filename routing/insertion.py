@@ -130,6 +130,7 @@ class Schedule:
     distance_m: int
     cost: int
     violations: tuple[str, ...]
+    long_rides: tuple[str, ...] = ()
 
     @property
     def feasible(self) -> bool:
@@ -191,6 +192,7 @@ def schedule(
     st: list[int] = []
     dep: list[int] = []
     bad: list[str] = []
+    long_rides: list[str] = []
     cur, t, dist = plan.origin, plan.origin_s, 0
     load = list(plan.onboard)
     pick_dep: dict[str, int] = {}
@@ -209,6 +211,7 @@ def schedule(
         elif s.ride_limit_s is not None:
             frm = pick_dep.get(s.key, s.ride_from_s)
             if frm is not None and b - frm > s.ride_limit_s:
+                long_rides.append(s.key)
                 bad.append(f"{s.key}: ride {b - frm} s exceeds limit {s.ride_limit_s} s")
         arr.append(a)
         st.append(b)
@@ -222,7 +225,8 @@ def schedule(
         bad.append(f"vehicle {plan.vehicle}: ends at {end_s}, after shift end {plan.end_latest}")
     cost = plan.distance_cost * dist + plan.duration_cost * (end_s - plan.origin_s)
     return Schedule(arrival=tuple(arr), start=tuple(st), departure=tuple(dep), end_s=end_s,
-                    distance_m=dist, cost=cost, violations=tuple(bad))
+                    distance_m=dist, cost=cost, violations=tuple(bad),
+                    long_rides=tuple(long_rides))
 
 
 def insert(plan: VehiclePlan, ins: Insertion, cand: Candidate) -> VehiclePlan:
@@ -237,6 +241,44 @@ def remove(plan: VehiclePlan, key: str) -> VehiclePlan:
     keep = tuple(s for s in plan.stops if s.key != key)
     gone_locked = sum(1 for s in plan.stops[: plan.n_locked] if s.key == key)
     return replace(plan, stops=keep, n_locked=plan.n_locked - gone_locked)
+
+
+def pin_pickups(
+    plan: VehiclePlan, targets: dict[str, int], durations: IntArray, distances: IntArray
+) -> VehiclePlan:
+    """Delay pickups whose rider would ride too long to their ``targets`` start times.
+
+    Removing a stop can make the earliest schedule pick a rider up sooner and then wait
+    with them on board (at a later pickup's window), so the ride gets longer. Setting
+    such a pickup's ``earliest`` to a start time of a known feasible schedule (the plan
+    before the removal, or a solver's timing) restores the ride without moving any stop
+    past that schedule. Pickups are pinned one at a time until no ride is too long.
+    """
+    for _ in range(len(plan.stops)):
+        sch = schedule(plan, durations, distances)
+        late = [k for k in sch.long_rides if k in targets]
+        if not late:
+            return plan
+        key = late[0]
+        stops = tuple(
+            replace(s, earliest=max(s.earliest, min(targets[key], s.latest)))
+            if s.key == key and s.kind is StopKind.PICKUP else s
+            for s in plan.stops
+        )
+        if stops == plan.stops:
+            return plan
+        plan = replace(plan, stops=stops)
+    return plan
+
+
+def remove_repaired(
+    plan: VehiclePlan, key: str, durations: IntArray, distances: IntArray
+) -> VehiclePlan:
+    """Return ``plan`` without ``key``, pickups pinned so that no ride gets too long."""
+    sch = schedule(plan, durations, distances)
+    targets = {s.key: sch.start[k] for k, s in enumerate(plan.stops)
+               if s.kind is StopKind.PICKUP}
+    return pin_pickups(remove(plan, key), targets, durations, distances)
 
 
 # --------------------------------------------------------------------- batch search
