@@ -22,6 +22,7 @@ app = typer.Typer(
 _COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.region",
     "api.commands.solve",
+    "api.commands.simulate",
 )
 
 
