@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import sys
+import os
 import tempfile
 import time
 import tracemalloc
@@ -29,12 +29,10 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from maps.matrix import node_matrices, travel_matrices  # noqa: E402
-from maps.region import Region, default_region  # noqa: E402
-from maps.road import RoadGraph  # noqa: E402
-from maps.snap import EdgeIndex, snap_points  # noqa: E402
+from maps.matrix import node_matrices, travel_matrices
+from maps.region import Region, default_region
+from maps.road import RoadGraph
+from maps.snap import EdgeIndex, snap_points
 
 
 def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -134,6 +132,8 @@ def run(n_points: int, nx_sources: int, seed: int) -> dict[str, Any]:
         "cold_load_s": round(cold, 2),
         "warm_load_s": round(warm, 4),
         "warm_speedup": round(cold / warm, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
     }
 
 
@@ -165,6 +165,7 @@ def print_table(res: dict[str, Any]) -> None:
         f"region load: cold {res['cold_load_s']:.2f} s, warm {res['warm_load_s']:.3f} s "
         f"({res['warm_speedup']}x)"
     )
+    print(f"machine: {res['cpu_count']} CPUs, 1-min load average {res['load_average_1min']}")
 
 
 def main(argv: list[str] | None = None) -> int:
