@@ -696,8 +696,9 @@ class Engine:
         self, request: AnyRequest, wanted: tuple[TimeWindow, int]
     ) -> tuple[RejectReason, str]:
         if isinstance(request, RideRequest):
-            walks = [o.walk_s for o in (*request.origin, *request.destination)]
-            if min(walks) > self.config.max_walk_s:
+            w = self.config.max_walk_s
+            if (min(o.walk_s for o in request.origin) > w
+                    or min(d.walk_s for d in request.destination) > w):
                 return RejectReason.NO_STOP_IN_WALK, "no stop within the maximum walk"
             if all(int(self.table.durations[o.location, d.location]) >= UNREACHABLE
                    for o in request.origin for d in request.destination):
@@ -977,6 +978,7 @@ class Engine:
             return
         pick_dep: dict[str, int] = {}
         stops = []
+        late_by: dict[str, int] = {}
         for k, s in enumerate(p.stops):
             start = sch.start[k]
             late = start - s.latest
@@ -986,13 +988,14 @@ class Engine:
             over = (start - frm - s.ride_limit_s
                     if s.ride_limit_s is not None and frm is not None else 0)
             if late > 0 or over > 0:
-                r = self._reqs.get(s.key)
-                if r is not None:
-                    self._broken(r, cause, max(late, over))
+                late_by[s.key] = max(late_by.get(s.key, 0), late, over)
                 s = replace(s, latest=max(s.latest, start),
                             ride_limit_s=None if s.ride_limit_s is None
                             else s.ride_limit_s + max(0, over))
             stops.append(s)
+        for key, late_s in late_by.items():  # one record per request and event
+            if key in self._reqs:
+                self._broken(self._reqs[key], cause, late_s)
         end_latest = p.end_latest
         if sch.end_s > end_latest:
             self.events.append(Event(time_s=self.now, kind=EventKind.SHIFT_OVERRUN,
