@@ -294,7 +294,9 @@ def reinsert_all(
 
 # ---------------------------------------------------------------------- solver
 @dataclass(slots=True)
-class _Built:
+class BuiltProblem:
+    """A routing problem built from a snapshot, with the map back to the plan stops."""
+
     problem: Problem
     heads: list[tuple[PlanStop, ...]]  # locked stops per active vehicle
     vehicles: list[int]  # engine vehicle per problem vehicle
@@ -325,7 +327,7 @@ def _locked_head(plan: VehiclePlan, engine: Engine) -> tuple[VehiclePlan, tuple[
                    onboard=tuple(onboard), n_locked=0), head
 
 
-def build_problem(snap: Snapshot, engine: Engine) -> _Built:
+def build_problem(snap: Snapshot, engine: Engine) -> BuiltProblem:
     """Return the routing problem of the snapshot's unlocked work."""
     table = engine.table
     used: dict[int, int] = {}
@@ -335,7 +337,7 @@ def build_problem(snap: Snapshot, engine: Engine) -> _Built:
 
     types: list[VehicleType] = []
     vehicles: list[Vehicle] = []
-    built = _Built(problem=None, heads=[], vehicles=[], items=[],  # type: ignore[arg-type]
+    built = BuiltProblem(problem=None, heads=[], vehicles=[], items=[],  # type: ignore[arg-type]
                    req_stops=[], job_stops=[], breaks=[], loc_index=used)
     requests: list[Request] = []
     jobs: list[Job] = []
@@ -372,7 +374,7 @@ def build_problem(snap: Snapshot, engine: Engine) -> _Built:
 
 def _add_work(
     free: VehiclePlan, v: int, idx: Callable[[int], int], requests: list[Request],
-    jobs: list[Job], built: _Built,
+    jobs: list[Job], built: BuiltProblem,
 ) -> None:
     picks = {s.key: s for s in free.stops if s.kind is StopKind.PICKUP}
     for s in free.stops:
@@ -397,7 +399,7 @@ def _add_work(
             built.job_stops.append(s)
 
 
-def _initial(built: _Built, snap: Snapshot, engine: Engine) -> Solution:
+def initial_solution(built: BuiltProblem, snap: Snapshot, engine: Engine) -> Solution:
     """Return the current plans as a solution of the built problem (warm start)."""
     req_ix = {p.key: i for i, (p, _) in enumerate(built.req_stops)}
     job_ix = {s.key: i for i, s in enumerate(built.job_stops)}
@@ -455,15 +457,17 @@ def solve_snapshot(snap: Snapshot, engine: Engine, params: ReoptParams) -> list[
     return _to_plans(built, sol, snap, engine)
 
 
-def _safe_initial(built: _Built, snap: Snapshot, engine: Engine) -> Solution | None:
+def _safe_initial(built: BuiltProblem, snap: Snapshot, engine: Engine) -> Solution | None:
     try:
-        return _initial(built, snap, engine)
+        return initial_solution(built, snap, engine)
     except (KeyError, ValueError) as exc:  # pragma: no cover - warm start is optional
         logger.debug("no warm start: %s", exc)
         return None
 
 
-def _to_plans(built: _Built, sol: Solution, snap: Snapshot, engine: Engine) -> list[VehiclePlan]:
+def _to_plans(
+    built: BuiltProblem, sol: Solution, snap: Snapshot, engine: Engine
+) -> list[VehiclePlan]:
     by_vehicle = {r.vehicle: r for r in sol.routes}
     out = list(snap.plans)
     for v, k in enumerate(built.vehicles):

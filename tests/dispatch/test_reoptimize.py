@@ -1,0 +1,164 @@
+"""Re-optimization keeps every promise, improves or leaves plans alone, and merges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dispatch.engine import (
+    FINAL_STATUSES,
+    Engine,
+    EventKind,
+    Offer,
+    RequestStatus,
+    RideRequest,
+    StopOption,
+    VehicleSpec,
+)
+from dispatch.network import TravelTable, table_from_points
+from dispatch.reoptimize import (
+    ReoptParams,
+    build_problem,
+    merge,
+    plans_cost,
+    reinsert_all,
+    reoptimize,
+    snapshot,
+)
+from maps.region import default_region
+from routing.check import check
+from routing.insertion import schedule
+from routing.model import Break, TimeWindow
+
+H = 3600
+
+
+@pytest.fixture(scope="module")
+def table() -> TravelTable:
+    """A depot and 29 seeded in-area transit stops of the built-in region."""
+    region = default_region()
+    stops = region.stops[region.stops["in_area"]]
+    rng = np.random.default_rng(13)
+    pick = np.sort(rng.choice(len(stops), size=30, replace=False))
+    return table_from_points(region.road, stops[["lon", "lat"]].to_numpy()[pick])
+
+
+def _engine(table: TravelTable, seed: int, n: int = 24, vehicles: int = 3) -> Engine:
+    """Pre-booked rides confirmed in booking order (so the plans have room to improve)."""
+    lunch = (Break(window=TimeWindow(earliest=12 * H, latest=13 * H), duration_s=1800),)
+    fleet = [VehicleSpec(id=f"v{k}", depot=0, capacity=(4, 1, 0), breaks=lunch)
+             for k in range(vehicles)]
+    eng = Engine(table, fleet, start_s=7 * H)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        a, b = (int(x) for x in rng.choice(np.arange(1, table.n), 2, replace=False))
+        e = int(rng.integers(8 * H, 15 * H))
+        req = RideRequest(id=f"r{i}", rider="m", origin=(StopOption(location=a),),
+                          destination=(StopOption(location=b),),
+                          pickup_window=TimeWindow(earliest=e, latest=e + 3600))
+        if isinstance(eng.book(req), Offer):
+            eng.confirm(req.id)
+    return eng
+
+
+def _assert_promises_hold(eng: Engine) -> None:
+    for k in range(eng.n_vehicles):
+        sch = schedule(eng.vehicle_plan(k), eng.table.durations, eng.table.distances)
+        assert sch.feasible, sch.violations
+    for r in eng.records():
+        if r.status is RequestStatus.ASSIGNED:
+            assert r.offer is not None and r.vehicle is not None
+            planned = [s for s in eng.plan(r.vehicle) if s.key == r.request.id]
+            assert [s.kind for s in planned] == ["pickup", "dropoff"]
+            assert r.offer.pickup_window.contains(planned[0].start_s)
+            assert planned[1].start_s <= r.offer.latest_arrival
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), at=st.integers(8 * H, 12 * H))
+def test_reinsertion_keeps_promises_and_never_costs_more(
+    table: TravelTable, seed: int, at: int
+) -> None:
+    eng = _engine(table, seed)
+    eng.advance(at)
+    before = plans_cost(eng.live_plans(), eng)
+    keys = sorted((s.key, s.kind) for k in range(eng.n_vehicles) for s in eng.plan(k))
+    res = reoptimize(eng, ReoptParams(use_solver=False, time_limit_s=30))
+    assert res.method == "reinsertion"
+    after = plans_cost(eng.live_plans(), eng)
+    assert after <= before
+    assert res.adopted == (after < before)
+    assert sorted((s.key, s.kind) for k in range(eng.n_vehicles) for s in eng.plan(k)) == keys
+    _assert_promises_hold(eng)
+    eng.close_day()
+    recs = eng.records()
+    assert all(r.status in FINAL_STATUSES for r in recs)
+    assert all(not r.broken for r in recs)
+
+
+def test_reinsertion_is_deterministic(table: TravelTable) -> None:
+    a, b = _engine(table, 5), _engine(table, 5)
+    for eng in (a, b):
+        eng.advance(9 * H)
+        reoptimize(eng, ReoptParams(use_solver=False, time_limit_s=30))
+    assert a.to_dict() == b.to_dict()
+
+
+def test_solver_plan_is_adopted_only_when_checked_and_better(table: TravelTable) -> None:
+    eng = _engine(table, 1, n=20)
+    eng.advance(9 * H)
+    snap = snapshot(eng)
+    built = build_problem(snap, eng)
+    # riders on board are pinned to their vehicle as delivery jobs
+    on_board = [r.request.id for r in eng.records() if r.status is RequestStatus.PICKED_UP]
+    assert sorted(j.id for j in built.problem.jobs) == sorted(on_board)
+    assert all(j.allowed_vehicles is not None and len(j.allowed_vehicles) == 1
+               for j in built.problem.jobs)
+    before = plans_cost(snap.plans, eng)
+    res = reoptimize(eng, ReoptParams(time_limit_s=20, max_iterations=20, seed=1))
+    assert res.cost_before == before
+    if res.adopted:
+        assert res.cost_after < res.cost_before
+        assert any(e.kind is EventKind.REOPTIMIZED for e in eng.events)
+    else:
+        assert plans_cost(eng.live_plans(), eng) == before
+    _assert_promises_hold(eng)
+    eng.close_day()
+    assert all(not r.broken for r in eng.records())
+
+
+def test_current_plans_are_a_valid_solution(table: TravelTable) -> None:
+    from dispatch.reoptimize import initial_solution
+
+    eng = _engine(table, 2, n=16)
+    eng.advance(10 * H)
+    snap = snapshot(eng)
+    built = build_problem(snap, eng)
+    sol = initial_solution(built, snap, eng)
+    assert check(built.problem, sol) == []
+
+
+def test_merge_replays_bookings_made_during_the_solve(table: TravelTable) -> None:
+    eng = _engine(table, 3, n=12)
+    eng.advance(8 * H)
+    snap = snapshot(eng)
+    new = reinsert_all(list(snap.plans), eng, ReoptParams(use_solver=False))
+    late = RideRequest(id="late", rider="m", origin=(StopOption(location=4),),
+                       destination=(StopOption(location=9),),
+                       pickup_window=TimeWindow(earliest=14 * H, latest=15 * H))
+    assert isinstance(eng.book(late), Offer)
+    eng.confirm("late")
+    cancelled = next(r.request.id for r in eng.records()
+                     if r.status is RequestStatus.ASSIGNED and r.request.id != "late")
+    eng.cancel(cancelled)
+    merged = merge(eng, snap, new)
+    assert merged is not None
+    keys = [s.key for p in merged for s in p.stops]
+    assert keys.count("late") == 2 and cancelled not in keys
+    for p in merged:
+        assert schedule(p, eng.table.durations, eng.table.distances).feasible
+    # a vehicle event since the snapshot makes the new plans stale
+    eng.delay(0, 60, cause="traffic")
+    assert merge(eng, snap, new) is None
