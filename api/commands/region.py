@@ -45,6 +45,10 @@ def info(
     pois: Annotated[
         list[Path] | None, typer.Option(help="GeoJSON points, e.g. hospitals (repeatable).")
     ] = None,
+    no_fly: Annotated[
+        list[Path] | None,
+        typer.Option("--no-fly", help="GeoJSON polygons, e.g. DIDs or airports (repeatable)."),
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option("--json", help="Print one JSON object (nodes, edges, stops, ...)."),
@@ -58,8 +62,8 @@ def info(
     from maps.errors import MapsError
     from maps.region import default_region, region_from_files
 
-    if osm is None and (gtfs or population or pois):
-        typer.echo("error: --gtfs/--population/--pois need --osm", err=True)
+    if osm is None and (gtfs or population or pois or no_fly):
+        typer.echo("error: --gtfs/--population/--pois/--no-fly need --osm", err=True)
         raise typer.Exit(code=2)
     start = time.perf_counter()
     try:
@@ -71,6 +75,7 @@ def info(
                 gtfs=gtfs or [],
                 population=population,
                 pois=pois or [],
+                no_fly=no_fly or [],
                 cache_dir=cache_dir,
                 progress=_progress,
             )
