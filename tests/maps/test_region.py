@@ -171,3 +171,20 @@ def test_bad_population_and_pois(tmp_path: Path) -> None:
     junk.write_text("{ not json")
     with pytest.raises(MapDataError, match=r"pois\.geojson"):
         rg.pois_from_geojson(junk)
+
+
+def test_gunma_gtfs_jp_feeds(shared_data: Path) -> None:
+    # stop counts from shared/data/README.md; rural feeds with calendar_dates exceptions
+    expected = {
+        "uenomura": 9,
+        "shimonitamachi": 101,
+        "nanmokumura": 56,
+        "takayamamura": 69,
+        "showamura": 146,
+    }
+    for path in sorted((shared_data / "gtfs-jp-gunma").glob("*.zip")):
+        stops = rg.stops_from_gtfs(path)
+        key = next(k for k in expected if k in path.name)
+        assert len(stops) == expected[key]
+        assert stops["departures_weekday"].sum() > 0
+        assert stops["lat"].between(36.0, 36.7).all()
