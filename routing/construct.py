@@ -179,14 +179,14 @@ class Lns:
             total += c[prev][v.end]
         return total
 
-    def feasible(self, k: int, seq: list[int]) -> bool:
+    def feasible(self, k: int, seq: list[int], *, load_checked: bool = False) -> bool:
         """Return whether ``seq`` has a valid schedule and load profile on vehicle ``k``."""
-        if not sequence_load_ok(self.cp, k, seq):
+        if not load_checked and not sequence_load_ok(self.cp, k, seq):
             return False
         if self.has_breaks[k]:
             full = place_breaks(self.cp, k, seq)
             return full is not None and schedule_times(self.cp, k, full) is not None
-        return schedule_times(self.cp, k, seq) is not None
+        return schedule_times(self.cp, k, seq, full=False) is not None
 
     # ------------------------------------------------------------------ insertion
     def best_insertion(
@@ -206,7 +206,7 @@ class Lns:
                 new = [*seq[:i], nodes[0], *seq[i:j], nodes[1], *seq[j:]]
             else:
                 new = [*seq[:i], nodes[0], *seq[i:]]
-            if self.feasible(k, new):
+            if self.feasible(k, new, load_checked=True):
                 return delta + base, new
         return None
 
@@ -343,6 +343,39 @@ class Lns:
                 del cache[key]
         return pending
 
+    def construct(self, routes: list[list[int]], units: list[int]) -> list[int]:
+        """Insert ``units`` one by one in order of their earliest time, each at its
+        cheapest feasible position over all routes; return those that fit nowhere.
+
+        One pass costs units x routes insertion evaluations (regret insertion costs
+        about units² x routes), which matters on 100-request instances.
+        """
+        cp = self.cp
+
+        def key(u: int) -> tuple[int, int]:
+            nodes = self.nodes(u)
+            # A drop-off window (outbound trip) implies a pickup time: latest minus direct.
+            direct = cp.travel[0][cp.loc[nodes[0]]][cp.loc[nodes[-1]]]
+            t = max(cp.early[nodes[0]], cp.early[nodes[-1]] - direct - cp.service[nodes[0]])
+            return t, u
+
+        left: list[int] = []
+        infos: dict[int, _RouteInfo] = {}
+        for u in sorted(units, key=key):
+            best: tuple[int, list[int], int] | None = None
+            for k in self._candidate_routes(routes):
+                if k not in infos:
+                    infos[k] = _RouteInfo(self, k, routes[k])
+                res = self.best_insertion(u, k, routes[k], infos[k])
+                if res is not None and (best is None or res[0] < best[0]):
+                    best = (res[0], res[1], k)
+            if best is None:
+                left.append(u)
+                continue
+            routes[best[2]] = best[1]
+            infos.pop(best[2], None)
+        return self.insert_all(routes, left, regret=True) if left else left
+
     def _candidate_routes(self, routes: list[list[int]]) -> list[int]:
         """Every used route plus one empty vehicle per distinct vehicle signature."""
         out: list[int] = []
@@ -462,7 +495,7 @@ class Lns:
         nv = len(self.cp.problem.vehicles)
         routes, todo = self.repair_initial(initial) if initial else ([[] for _ in range(nv)],
                                                                       list(range(self.n_units)))
-        left = self.insert_all(routes, todo, regret=True)
+        left = self.construct(routes, todo)
         cur_cost = self.total_cost(routes, left)
         best = ([list(s) for s in routes], list(left), cur_cost)
         cur = best

@@ -207,7 +207,9 @@ class _Route:
         return t + self.tt_end
 
 
-def schedule_times(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> Times | None:
+def schedule_times(
+    cp: CompiledProblem, vehicle: int, seq: Sequence[int], *, full: bool = True
+) -> Times | None:
     """Return the times of ``seq`` on ``vehicle``, or ``None`` when no schedule was found.
 
     Parameters
@@ -218,6 +220,11 @@ def schedule_times(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> Tim
         Vehicle index.
     seq
         Node sequence (see the module docstring); breaks appear as negative nodes.
+
+    full
+        Run Cordeau's step 7 over every pickup (ride times minimised). With ``False``
+        it stops as soon as no ride limit is violated: the same verdict on feasibility,
+        faster, used by the search.
 
     Notes
     -----
@@ -238,7 +245,7 @@ def schedule_times(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> Tim
     d0 = sh_e
     if n:
         wait_total = sum(beg[i] - rt.arr[i] for i in range(n))
-        slack = _forward_slack(cp, rt, -1, d0, end, sh_l, INF)
+        slack = _forward_slack(rt, ([-1] * n, [INF] * n), -1, end, sh_l, INF)
         shift = min(slack, wait_total)
         if shift > 0:
             d0 += shift
@@ -248,9 +255,10 @@ def schedule_times(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> Tim
     if end - d0 > max_dur:
         return None
     # Step 6-7: delay pickups whose passengers ride too long.
-    if _ride_violated(cp, rt):
-        end = _delay_pickups(cp, rt, d0, end, sh_l, max_dur)
-        if _ride_violated(cp, rt) or any(beg[i] > late[i] for i in range(n)):
+    pairs = _ride_pairs(cp, rt)
+    if _ride_violated(pairs, rt):
+        end = _delay_pickups(cp, rt, d0, end, (sh_l, max_dur), full)
+        if _ride_violated(pairs, rt) or any(beg[i] > late[i] for i in range(n)):
             return None
         if end > sh_l or end - d0 > max_dur:
             return None
@@ -259,57 +267,72 @@ def schedule_times(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> Tim
     return Times(depart=d0, end=end, arrival=rt.arr, begin=rt.beg, leave=rt.dep)
 
 
-def _ride_violated(cp: CompiledProblem, rt: _Route) -> bool:
+def _ride_pairs(cp: CompiledProblem, rt: _Route) -> tuple[list[int], list[int]]:
+    """Return, per sequence index, the index of the pickup of a drop-off there (or -1)
+    and that ride's limit."""
     seq, ride, partner = rt.seq, cp.ride_limit, cp.partner
+    n = len(seq)
+    pick_of = [-1] * n
+    limit = [INF] * n
     pos: dict[int, int] = {}
     for i, x in enumerate(seq):
         if x < 0:
             continue
-        lim = ride[x]
-        if lim < INF:
+        if ride[x] < INF:
             pos[partner[x]] = i
-        elif x in pos and rt.beg[i] - rt.dep[pos[x]] > ride[partner[x]]:
-            return True
-    return False
+        elif x in pos:
+            pick_of[i] = pos[x]
+            limit[i] = ride[partner[x]]
+    return pick_of, limit
+
+
+def _ride_violated(pairs: tuple[list[int], list[int]], rt: _Route) -> bool:
+    pick_of, limit = pairs
+    beg, dep = rt.beg, rt.dep
+    return any(k >= 0 and beg[j] - dep[k] > limit[j] for j, k in enumerate(pick_of))
 
 
 def _forward_slack(
-    cp: CompiledProblem, rt: _Route, i: int, d0: int, end: int, sh_l: int, dur_room: int
+    rt: _Route, pairs: tuple[list[int], list[int]], i: int, end: int, sh_l: int, dur_room: int
 ) -> int:
     """Return Cordeau's forward time slack at sequence index ``i`` (``-1`` for the depot).
 
     The ride-time term only counts passengers picked up before ``i`` (a delay at ``i``
     lengthens their ride); ``dur_room`` bounds a delay that reaches the end depot.
     """
-    seq, beg, arr, late, dep = rt.seq, rt.beg, rt.arr, rt.late, rt.dep
-    ride, partner = cp.ride_limit, cp.partner
-    onboard: dict[int, int] = {}  # drop-off node -> pickup index (picked before i)
-    for k in range(i):
-        x = seq[k]
-        if x >= 0 and ride[x] < INF:
-            onboard[partner[x]] = k
+    beg, arr, late, dep = rt.beg, rt.arr, rt.late, rt.dep
+    pick_of, limit = pairs
     best = INF
     waits = 0
-    for j in range(i if i >= 0 else 0, len(seq)):
+    for j in range(i if i >= 0 else 0, len(beg)):
         if j > i:
             waits += beg[j] - arr[j]
         room = late[j] - beg[j]
-        x = seq[j]
-        if x >= 0 and x in onboard:
-            k = onboard[x]
-            room = min(room, ride[seq[k]] - (beg[j] - dep[k]))
-        best = min(best, waits + max(room, 0))
-        if best <= 0:
-            return 0
+        k = pick_of[j]
+        if 0 <= k < i:
+            r = limit[j] - (beg[j] - dep[k])
+            if r < room:
+                room = r
+        cand = waits + (room if room > 0 else 0)
+        if cand < best:
+            best = cand
+            if best <= 0:
+                return 0
     return min(best, waits + max(min(sh_l - end, dur_room), 0))
 
 
 def _delay_pickups(
-    cp: CompiledProblem, rt: _Route, d0: int, end: int, sh_l: int, max_dur: int
+    cp: CompiledProblem, rt: _Route, d0: int, end: int, limits: tuple[int, int], full: bool
 ) -> int:
-    """Cordeau's step 7: delay, in sequence order, every pickup by its forward time slack."""
+    """Cordeau's step 7: delay, in sequence order, every pickup by its forward time slack.
+
+    A delay never makes a ride exceed its limit (the slack accounts for the riders on
+    board), so without ``full`` the pass stops once no ride limit is violated.
+    """
+    sh_l, max_dur = limits
     seq, beg, arr, dep, svc = rt.seq, rt.beg, rt.arr, rt.dep, rt.svc
     ride = cp.ride_limit
+    pairs = _ride_pairs(cp, rt)
     n = len(seq)
     for i in range(n):
         x = seq[i]
@@ -319,12 +342,14 @@ def _delay_pickups(
         if wait_after <= 0:
             continue
         room = max_dur - (end - d0)
-        slack = _forward_slack(cp, rt, i, d0, end, sh_l, room)
+        slack = _forward_slack(rt, pairs, i, end, sh_l, room)
         shift = min(slack, wait_after)
         if shift > 0:
             beg[i] += shift
             dep[i] = beg[i] + svc[i]
             end = rt.propagate(i + 1, dep[i])
+            if not full and not _ride_violated(pairs, rt):
+                break
     return end
 
 

@@ -47,7 +47,9 @@ ENGINES = ("auto", "ortools", "pyvrp", "lns")
 OBJECTIVES = ("distance", "vehicles")
 
 #: Share of the time limit the LNS gets before OR-Tools polishes (engine ``ortools``).
-LNS_SHARE = 0.4
+LNS_SHARE = 0.5
+#: LNS-then-OR-Tools rounds (engine ``ortools``).
+ROUNDS = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,42 +188,55 @@ def _run_lns_ortools(
     problem: Problem, cp: CompiledProblem, params: SolveParams, limit: float,
     vehicle_cost: int, stats: SolveStats, *, use_ortools: bool,
 ) -> list[Route]:
+    """LNS alone, or ``ROUNDS`` rounds of LNS then OR-Tools, each from the best so far."""
     t0 = time.perf_counter()
     lns = Lns(cp, seed=params.seed, vehicle_cost=vehicle_cost)
-    share = LNS_SHARE if use_ortools else 1.0
-    res = lns.run(limit * share, initial=_warm_sequences(cp, params.initial),
-                  max_iterations=params.max_iterations)
-    stats.lns_iterations = res.iterations
-    best_seqs, best_cost = res.routes, res.cost
-    if use_ortools and res.iterations >= 0:
-        from routing.ortools_solver import solve_ortools
-
-        left = max(0.05, limit - (time.perf_counter() - t0))
-        try:
-            run = solve_ortools(problem, cp, time_limit_s=left, initial=res.routes,
-                                vehicle_cost=vehicle_cost)
-        except Exception as exc:  # OR-Tools raises bare Exception ("CP Solver fail")
-            log.warning("OR-Tools failed (%s); keeping the LNS solution", exc)
-            stats.fallbacks.append(f"ortools failed: {exc}")
-            run = None
-        if run is not None:
-            stats.build_s += run.build_s
-        if run is not None and run.found:
-            unassigned = _missing_units(lns, run.sequences)
-            cost = lns.total_cost(run.sequences, unassigned)
-            if cost < best_cost and all(
-                    _schedulable(lns, k, s) for k, s in enumerate(run.sequences)):
-                best_seqs, best_cost = run.sequences, cost
-            elif cost < best_cost:
-                stats.fallbacks.append("ortools: a route has no Cordeau schedule; kept LNS")
+    best: list[list[int]] | None = _warm_sequences(cp, params.initial)
+    best_cost = -1
+    rounds = ROUNDS if use_ortools else 1
+    for rnd in range(rounds):
+        round_end = limit * (rnd + 1) / rounds
+        share = LNS_SHARE if use_ortools else 1.0
+        lns_limit = max(0.01, (round_end - (time.perf_counter() - t0)) * share)
+        res = lns.run(lns_limit, initial=best, max_iterations=params.max_iterations)
+        stats.lns_iterations += res.iterations
+        best, best_cost = res.routes, res.cost
+        if use_ortools:
+            left = max(0.05, round_end - (time.perf_counter() - t0))
+            found = _ortools_round(problem, lns, left, best, vehicle_cost, stats)
+            if found is not None and found[1] < best_cost:
+                best, best_cost = found
     stats.search_s += time.perf_counter() - t0
     out = []
-    for k, seq in enumerate(best_seqs):
+    for k, seq in enumerate(best or []):
         if seq:
             route = route_from_sequence(cp, k, seq)
             if route is not None:
                 out.append(route)
     return out
+
+
+def _ortools_round(
+    problem: Problem, lns: Lns, limit: float, start: list[list[int]], vehicle_cost: int,
+    stats: SolveStats,
+) -> tuple[list[list[int]], int] | None:
+    """Run OR-Tools from ``start``; return its sequences and cost when all schedulable."""
+    from routing.ortools_solver import solve_ortools
+
+    try:
+        run = solve_ortools(problem, lns.cp, time_limit_s=limit, initial=start,
+                            vehicle_cost=vehicle_cost)
+    except Exception as exc:  # OR-Tools raises bare Exception ("CP Solver fail")
+        log.warning("OR-Tools failed (%s); keeping the LNS solution", exc)
+        stats.fallbacks.append(f"ortools failed: {exc}")
+        return None
+    stats.build_s += run.build_s
+    if not run.found:
+        return None
+    if not all(_schedulable(lns, k, s) for k, s in enumerate(run.sequences)):
+        stats.fallbacks.append("ortools: a route has no Cordeau schedule; kept LNS")
+        return None
+    return run.sequences, lns.total_cost(run.sequences, _missing_units(lns, run.sequences))
 
 
 def _schedulable(lns: Lns, k: int, seq: list[int]) -> bool:
