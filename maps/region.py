@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from maps import osm
 from maps.errors import MapDataError, MapsError
 from maps.matrix import travel_matrices
 from maps.road import RoadGraph, road_graphs_from_file
@@ -272,6 +271,8 @@ def _departures(
 
 def stops_from_osm(path: str | Path) -> gpd.GeoDataFrame:
     """Read OSM bus-stop/public-transport nodes as stops (``feed``/``source`` = ``osm``)."""
+    from maps import osm  # imports osmnx: only when a file is read
+
     nodes = osm.transit_nodes_from_file(path)
     frame = pd.DataFrame(
         {

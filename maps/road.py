@@ -31,14 +31,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
-from maps import osm
 from maps.errors import MapDataError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 logger = logging.getLogger(__name__)
 
@@ -384,6 +385,8 @@ class RoadGraph:
 
         Node keys are the node indices (``0..n-1``). Meant for tests and comparisons.
         """
+        import networkx as nx
+
         graph = nx.MultiDiGraph()
         graph.add_nodes_from(range(self.n_nodes))
         graph.add_edges_from(
@@ -492,6 +495,8 @@ def car_speed_kmh(data: Mapping[str, Any]) -> float:
 def _largest_scc(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     if graph.number_of_nodes() == 0:
         return graph
+    import networkx as nx
+
     largest = max(nx.strongly_connected_components(graph), key=len)
     # in place: subgraph(...).copy() costs several seconds on a city graph
     graph.remove_nodes_from([n for n in graph if n not in largest])
@@ -518,6 +523,10 @@ def drive_graph(raw: nx.MultiDiGraph, vehicle: VehicleProfile = CAR) -> nx.Multi
     MapDataError
         If no road is usable by the vehicle.
     """
+    import networkx as nx
+
+    from maps import osm
+
     graph = nx.MultiDiGraph(**raw.graph)
     graph.add_nodes_from(raw.nodes(data=True))
     factor = vehicle.speed_factor / 3.6
@@ -554,6 +563,10 @@ def walk_graph(raw: nx.MultiDiGraph, walker: WalkProfile = WALK) -> nx.MultiDiGr
     MapDataError
         If no way is walkable.
     """
+    import networkx as nx
+
+    from maps import osm
+
     graph = nx.MultiDiGraph(**raw.graph)
     graph.add_nodes_from(raw.nodes(data=True))
     for u, v, data in raw.edges(data=True):
@@ -690,6 +703,8 @@ def road_graphs_from_file(
     MapDataError
         If the file cannot be read or has no usable roads.
     """
+    from maps import osm  # osmnx is imported only when a file must be read
+
     raw = osm.graph_from_file(path)
     drive = road_graph_from_networkx(drive_graph(raw, vehicle), profile=vehicle.name)
     walk = road_graph_from_networkx(walk_graph(raw, walker), profile=walker.name)
@@ -704,6 +719,8 @@ def road_graph_from_file(path: str | Path, *, vehicle: VehicleProfile = CAR) -> 
     MapDataError
         If the file cannot be read or has no road usable by the vehicle.
     """
+    from maps import osm  # osmnx is imported only when a file must be read
+
     raw = osm.graph_from_file(path)
     return road_graph_from_networkx(drive_graph(raw, vehicle), profile=vehicle.name)
 
