@@ -37,7 +37,7 @@ FloatArr = npt.NDArray[np.float64]
 IntArr = npt.NDArray[np.int64]
 
 #: How many of the cheapest screened positions are scheduled before giving up on a route.
-MAX_SCHEDULE_TRIES = 12
+MAX_SCHEDULE_TRIES = 4
 
 
 @dataclass(slots=True)

@@ -330,15 +330,16 @@ def _delay_pickups(
     board), so without ``full`` the pass stops once no ride limit is violated.
     """
     sh_l, max_dur = limits
-    seq, beg, arr, dep, svc = rt.seq, rt.beg, rt.arr, rt.dep, rt.svc
+    seq, beg, dep, svc = rt.seq, rt.beg, rt.dep, rt.svc
     ride = cp.ride_limit
     pairs = _ride_pairs(cp, rt)
     n = len(seq)
+    suffix = _suffix_waits(rt)
     for i in range(n):
         x = seq[i]
         if x < 0 or ride[x] >= INF:
             continue
-        wait_after = sum(beg[p] - arr[p] for p in range(i + 1, n))
+        wait_after = suffix[i + 1]
         if wait_after <= 0:
             continue
         room = max_dur - (end - d0)
@@ -350,7 +351,20 @@ def _delay_pickups(
             end = rt.propagate(i + 1, dep[i])
             if not full and not _ride_violated(pairs, rt):
                 break
+            suffix = _suffix_waits(rt)
     return end
+
+
+def _suffix_waits(rt: _Route) -> list[int]:
+    """Return ``out[i]`` = total waiting at sequence indices ``i`` and later."""
+    beg, arr = rt.beg, rt.arr
+    n = len(beg)
+    out = [0] * (n + 1)
+    acc = 0
+    for p in range(n - 1, -1, -1):
+        acc += beg[p] - arr[p]
+        out[p] = acc
+    return out
 
 
 def sequence_load_ok(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> bool:
