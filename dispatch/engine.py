@@ -36,9 +36,11 @@ from routing.insertion import (
     STAY,
     Candidate,
     Insertion,
+    PlanCache,
     PlanStop,
     VehiclePlan,
     best_insertion,
+    best_insertions,
     insert,
     remove_repaired,
     schedule,
@@ -372,6 +374,7 @@ class Engine:
         #: Bumped by every change to plans; re-optimization merges against it.
         self.version = 0
         self.changes: list[tuple[int, str, str]] = []
+        self._cache = PlanCache()
 
     # ------------------------------------------------------------------ setup
     def _new_vehicle(self, k: int, v: VehicleSpec) -> _Veh:
@@ -522,7 +525,7 @@ class Engine:
 
     def _insert(self, cands: Sequence[Candidate]) -> Insertion | None:
         return best_insertion(self._live_plans(), cands, self.table.durations,
-                              self.table.distances)
+                              self.table.distances, cache=self._cache)
 
     # ------------------------------------------------------------------ booking
     def book(self, request: AnyRequest) -> Offer | Rejection:
@@ -733,24 +736,27 @@ class Engine:
     def _alternatives(self, r: _Req) -> tuple[TimeWindow, ...]:
         """Return up to ``config.alternatives`` shifted wanted windows that fit now."""
         c = self.config
-        out: list[TimeWindow] = []
         steps = c.alternative_range_s // max(1, c.alternative_step_s)
-        for k in range(1, steps + 1):
-            for sign in (1, -1):
-                if len(out) >= c.alternatives:
-                    return tuple(out)
-                shift = sign * k * c.alternative_step_s
-                wanted = self._wanted(r.request, shift)
-                if wanted[0].latest < self.now + c.min_lead_s:
-                    continue
-                cands, _ = self._candidates(r.request, wanted)
-                if cands and self._insert(cands) is not None:
-                    pw = wanted[0]
-                    if isinstance(r.request, DeliveryOrder):
-                        w = r.request.window
-                        pw = TimeWindow(earliest=w.earliest + shift, latest=w.latest + shift)
-                    out.append(pw)
-        return tuple(out)
+        shifts = [sign * k * c.alternative_step_s
+                  for k in range(1, steps + 1) for sign in (1, -1)]
+        cands: list[Candidate] = []
+        owner: list[int] = []
+        windows: list[TimeWindow] = []
+        for n, shift in enumerate(shifts):
+            wanted = self._wanted(r.request, shift)
+            more, _ = self._candidates(r.request, wanted)
+            cands.extend(more)
+            owner.extend([n] * len(more))
+            pw = wanted[0]
+            if isinstance(r.request, DeliveryOrder):
+                w = r.request.window
+                pw = TimeWindow(earliest=w.earliest + shift, latest=w.latest + shift)
+            windows.append(pw)
+        # every shifted time is judged in one vectorized pass
+        found = best_insertions(self._live_plans(), cands, self.table.durations,
+                                self.table.distances, cache=self._cache)
+        fits = sorted({owner[i] for i, x in enumerate(found) if x is not None})
+        return tuple(windows[n] for n in fits[: c.alternatives])
 
     # ------------------------------------------------------------------ confirm etc.
     def _promise_candidate(self, r: _Req) -> Candidate:

@@ -327,61 +327,114 @@ def _concat(pools: Sequence[_Pool]) -> _Pool:
 
 
 @dataclass(slots=True)
-class _Base:
-    """Current schedule of one plan, as arrays for pruning."""
+class _PlanArrays:
+    """One plan's current schedule and stop rows, as arrays (cached per plan object)."""
 
+    plan: VehiclePlan
     dep_before: IntArray  # departure of the stop before position i (origin for i=0)
     loc_before: IntArray  # location of the vehicle before position i
     load_before: IntArray  # (m+1, D) load on board before position i
     cost: int
+    pool: _Pool
+    arr_at: IntArray  # arrival at the stop at position i (at m: the end)
+    loc_at: IntArray  # its location, -1 where it is served where the vehicle is
+    slack: IntArray  # forward time slack: the most the arrival at i may be delayed
 
 
-def _base(plan: VehiclePlan, durations: IntArray, distances: IntArray) -> _Base:
+def _plan_arrays(plan: VehiclePlan, durations: IntArray, distances: IntArray) -> _PlanArrays:
     sch = schedule(plan, durations, distances)
-    m = len(plan.stops)
-    dep_before = np.empty(m + 1, dtype=np.int64)
-    loc_before = np.empty(m + 1, dtype=np.int64)
-    load_before = np.empty((m + 1, len(plan.capacity)), dtype=np.int64)
-    cur, t, load = plan.origin, plan.origin_s, np.array(plan.onboard, dtype=np.int64)
-    for k in range(m + 1):
-        dep_before[k], loc_before[k], load_before[k] = t, cur, load
-        if k < m:
-            s = plan.stops[k]
-            cur = cur if s.location == STAY else s.location
-            t = sch.departure[k]
-            load = load + np.array(s.delta, dtype=np.int64)
-    return _Base(dep_before=dep_before, loc_before=loc_before, load_before=load_before,
-                 cost=sch.cost)
+    stops = plan.stops
+    locs = [plan.origin]
+    for s in stops:
+        locs.append(locs[-1] if s.location == STAY else s.location)
+    dep_before = np.array([plan.origin_s, *sch.departure], dtype=np.int64)
+    n_dim = len(plan.capacity)
+    deltas = np.array([s.delta for s in stops], dtype=np.int64).reshape(len(stops), n_dim)
+    load_before = np.vstack([np.zeros((1, n_dim), np.int64), np.cumsum(deltas, axis=0)])
+    load_before += np.array(plan.onboard, dtype=np.int64)
+    pool = _stop_rows(stops, n_dim)
+    arr_at = np.array([*sch.arrival, sch.end_s], dtype=np.int64)
+    loc_at = np.append(pool.loc, -1 if plan.end is None else plan.end)
+    start = np.array(sch.start, dtype=np.int64)
+    # Savelsbergh's forward time slack: a delay d at the arrival at i shifts the start
+    # of every later stop q by max(0, d - waits from i to q); windows and shift end only
+    # (ride limits are left to the exact evaluation)
+    cum_wait = np.concatenate([[0], np.cumsum(start - arr_at[:-1])])
+    room = np.append(pool.latest - start, plan.end_latest - sch.end_s) + np.append(
+        cum_wait[1:], cum_wait[-1])
+    slack = np.minimum.accumulate(room[::-1])[::-1] - cum_wait
+    return _PlanArrays(plan=plan, dep_before=dep_before,
+                       loc_before=np.array(locs, dtype=np.int64), load_before=load_before,
+                       cost=sch.cost, pool=pool, arr_at=arr_at, loc_at=loc_at,
+                       slack=slack)
 
 
-def _pairs(
-    plan: VehiclePlan, base: _Base, cand: Candidate, durations: IntArray
-) -> tuple[IntArray, IntArray]:
-    """Return the position pairs ``(i, j)`` that pass the necessary conditions."""
-    m = len(plan.stops)
-    p, d = cand.pickup, cand.dropoff
-    q = np.array(p.delta, dtype=np.int64)
-    cap = np.array(plan.capacity, dtype=np.int64)
-    if (q > cap).any():
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    pos = np.arange(m + 1)
-    arr_p = base.dep_before + np.minimum(durations[base.loc_before, p.location], OPEN)
-    start_p = np.maximum(arr_p, p.earliest)
-    fits: npt.NDArray[np.bool_] = np.asarray(((base.load_before + q) <= cap).all(axis=1))
-    ok_i = (start_p <= p.latest) & (pos >= plan.n_locked) & fits
-    # the drop-off goes after original stop j-1, whose departure can only get later
-    arr_d = base.dep_before + np.minimum(durations[base.loc_before, d.location], OPEN)
-    ok_j = np.maximum(arr_d, d.earliest) <= d.latest
-    direct = start_p + p.service_s + min(int(durations[p.location, d.location]), OPEN)
-    ok_direct = np.maximum(direct, d.earliest) <= d.latest
-    # capacity must hold on every original stop between the pickup and the drop-off
-    over_at = np.where(fits, m + 1, pos)
-    next_over = np.minimum.accumulate(over_at[::-1])[::-1]
-    ii, jj = np.nonzero(np.triu(np.ones((m + 1, m + 1), dtype=bool)))
-    keep: npt.NDArray[np.bool_] = (
-        ok_i[ii] & (jj < next_over[ii]) & np.where(jj == ii, ok_direct[ii], ok_j[jj])
+class PlanCache:
+    """Remembers the arrays of plans already seen (plans are immutable).
+
+    Give one cache per travel table to :func:`best_insertion`; entries of plans no
+    longer passed in are dropped at each call.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, _PlanArrays] = {}
+
+    def arrays(
+        self, plans: Sequence[VehiclePlan], durations: IntArray, distances: IntArray
+    ) -> list[_PlanArrays]:
+        """Return the arrays of every plan, computing only the new ones."""
+        out = []
+        fresh: dict[int, _PlanArrays] = {}
+        for p in plans:
+            hit = self._entries.get(id(p))
+            if hit is None or hit.plan is not p:
+                hit = _plan_arrays(p, durations, distances)
+            fresh[id(p)] = hit
+            out.append(hit)
+        self._entries = fresh
+        return out
+
+
+@dataclass(slots=True)
+class _Fleet:
+    """Every active plan's arrays concatenated; positions are global indices."""
+
+    index: IntArray  # plan index per active plan
+    start: IntArray  # first global position of each active plan
+    plan_of: IntArray  # plan index per global position
+    first: IntArray  # first global position of the position's plan
+    last: IntArray  # last global position of the position's plan
+    locked: npt.NDArray[np.bool_]  # per global position: is it before n_locked
+    dep_before: IntArray
+    loc_before: IntArray
+    load_before: IntArray
+    cap: IntArray  # capacity of the position's plan
+    arr_at: IntArray
+    loc_at: IntArray
+    slack: IntArray
+
+
+def _fleet(plans: Sequence[VehiclePlan], arrays: Sequence[_PlanArrays]) -> _Fleet:
+    act = [k for k, p in enumerate(plans) if p.active]
+    sizes = np.array([len(plans[k].stops) + 1 for k in act], dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    plan_of = np.repeat(np.array(act, dtype=np.int64), sizes)
+    first = np.repeat(start, sizes)
+    last = first + np.repeat(sizes, sizes) - 1
+    local = np.arange(int(sizes.sum()), dtype=np.int64) - first
+    n_locked = np.repeat(np.array([plans[k].n_locked for k in act], dtype=np.int64), sizes)
+    caps = np.array([plans[k].capacity for k in act], dtype=np.int64)
+    return _Fleet(
+        index=np.array(act, dtype=np.int64), start=start, plan_of=plan_of, first=first,
+        last=last, locked=local < n_locked,
+        dep_before=np.concatenate([arrays[k].dep_before for k in act]),
+        loc_before=np.concatenate([arrays[k].loc_before for k in act]),
+        load_before=np.concatenate([arrays[k].load_before for k in act]),
+        cap=np.repeat(caps, sizes, axis=0),
+        arr_at=np.concatenate([arrays[k].arr_at for k in act]),
+        loc_at=np.concatenate([arrays[k].loc_at for k in act]),
+        slack=np.concatenate([arrays[k].slack for k in act]),
     )
-    return ii[keep].astype(np.int64), jj[keep].astype(np.int64)
 
 
 @dataclass(slots=True)
@@ -394,46 +447,128 @@ class _Batch:
     j: IntArray
 
 
-def best_insertion(
+def _pairs(f: _Fleet, c: int, cand: Candidate, durations: IntArray) -> _Batch:
+    """Return the rows of candidate ``c`` that pass the necessary conditions."""
+    p, d = cand.pickup, cand.dropoff
+    q = np.array(p.delta, dtype=np.int64)
+    arr_p = f.dep_before + np.minimum(durations[f.loc_before, p.location], OPEN)
+    start_p = np.maximum(arr_p, p.earliest)
+    fits = ((f.load_before + q) <= f.cap).all(axis=1)
+    ok_i = (start_p <= p.latest) & ~f.locked & fits
+    # the stop that follows is delayed at least as much as by the pickup alone
+    ok_i &= _delay_ok(f, start_p + p.service_s, p.location, durations)
+    if cand.vehicles is not None:
+        ok_i &= np.isin(f.plan_of, np.array(sorted(cand.vehicles), dtype=np.int64))
+    # the drop-off goes after original stop j-1, whose departure can only get later
+    arr_d = f.dep_before + np.minimum(durations[f.loc_before, d.location], OPEN)
+    start_d = np.maximum(arr_d, d.earliest)
+    ok_j = (start_d <= d.latest) & _delay_ok(f, start_d + d.service_s, d.location, durations)
+    direct = start_p + p.service_s + min(int(durations[p.location, d.location]), OPEN)
+    start_direct = np.maximum(direct, d.earliest)
+    ok_direct = (start_direct <= d.latest) & _delay_ok(f, start_direct + d.service_s,
+                                                       d.location, durations)
+    # capacity must hold on every original stop between the pickup and the drop-off
+    g = np.arange(f.plan_of.size, dtype=np.int64)
+    over_at = np.where(fits, f.last + 1, g)
+    next_over = np.minimum.accumulate(over_at[::-1])[::-1]
+    ii0 = np.nonzero(ok_i)[0]
+    last_j = np.minimum(next_over[ii0] - 1, f.last[ii0])
+    n = last_j - ii0 + 1
+    total = int(n.sum())
+    ii = np.repeat(ii0, n)
+    jj = ii + np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+    keep = np.where(jj == ii, ok_direct[ii], ok_j[jj])
+    ii, jj = ii[keep], jj[keep]
+    return _Batch(plan=f.plan_of[ii], cand=np.full(ii.size, c, dtype=np.int64),
+                  i=ii - f.first[ii], j=jj - f.first[ii])
+
+
+def _delay_ok(
+    f: _Fleet, leave: IntArray, at: int, durations: IntArray
+) -> npt.NDArray[np.bool_]:
+    """Return where leaving ``at`` at ``leave`` still reaches the next stop within slack.
+
+    A necessary condition only (travel times obey the triangle inequality up to
+    rounding); stops served where the vehicle is (breaks) and open ends are not pruned.
+    """
+    nxt = np.where(f.loc_at < 0, 0, f.loc_at)
+    delay = leave + np.minimum(durations[at, nxt], OPEN) - f.arr_at
+    return np.asarray((f.loc_at < 0) | (delay <= f.slack))
+
+
+def best_insertions(
     plans: Sequence[VehiclePlan],
     candidates: Sequence[Candidate],
     durations: IntArray,
     distances: IntArray,
-) -> Insertion | None:
-    """Return the cheapest feasible insertion of any candidate into any plan.
+    *,
+    cache: PlanCache | None = None,
+) -> list[Insertion | None]:
+    """Return the cheapest feasible insertion of each candidate (``None`` if none fits).
 
     Parameters
     ----------
     plans
         Current plans; inactive plans are skipped.
     candidates
-        Alternative ways to serve the request (meeting stops); the cheapest wins.
+        Ways to serve a request (meeting stops, shifted times...), each judged alone.
     durations, distances
         Square travel matrices indexed by location (diagonal zero).
-
-    Returns
-    -------
-    Insertion or None
-        ``None`` when no candidate fits any plan without breaking a limit.
+    cache
+        Optional :class:`PlanCache` so unchanged plans are not re-timed.
 
     Notes
     -----
-    Cost is the plan's cost increase (distance and duration weights of the plan)
-    plus the candidate's ``extra_cost``. Ties go to the lowest plan, candidate and
-    positions, so the result is deterministic.
+    Cost is the plan's cost increase (distance and duration weights of the plan) plus
+    the candidate's ``extra_cost``. Ties go to the lowest plan and positions, so the
+    result is deterministic. The evaluation is exact: every pair that survives pruning
+    is simulated in full.
     """
-    bases = [_base(p, durations, distances) if p.active else None for p in plans]
-    batch = _collect(plans, bases, candidates, durations)
+    out: list[Insertion | None] = [None] * len(candidates)
+    if not candidates or not any(p.active for p in plans):
+        return out
+    arrays = (cache or PlanCache()).arrays(plans, durations, distances)
+    fleet = _fleet(plans, arrays)
+    parts = [_pairs(fleet, c, cand, durations) for c, cand in enumerate(candidates)]
+    batch = _Batch(plan=np.concatenate([b.plan for b in parts]),
+                   cand=np.concatenate([b.cand for b in parts]),
+                   i=np.concatenate([b.i for b in parts]),
+                   j=np.concatenate([b.j for b in parts]))
     if batch.plan.size == 0:
-        return None
-    ok, cost, p_start, d_start = _evaluate(plans, bases, candidates, batch, durations, distances)
-    if not ok.any():
-        return None
+        return out
+    ok, cost, p_start, d_start = _evaluate(plans, arrays, candidates, batch, durations,
+                                           distances)
     cost = np.where(ok, cost, np.iinfo(np.int64).max)
-    best = int(np.argmin(cost))
-    ins = Insertion(plan=int(batch.plan[best]), candidate=int(batch.cand[best]),
-                    i=int(batch.i[best]), j=int(batch.j[best]), cost=int(cost[best]),
-                    pickup_start=int(p_start[best]), dropoff_start=int(d_start[best]))
+    order = np.lexsort((batch.j, batch.i, batch.plan, cost, batch.cand))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = batch.cand[order][1:] != batch.cand[order][:-1]
+    for r in order[first & ok[order]].tolist():
+        out[int(batch.cand[r])] = Insertion(
+            plan=int(batch.plan[r]), candidate=int(batch.cand[r]), i=int(batch.i[r]),
+            j=int(batch.j[r]), cost=int(cost[r]), pickup_start=int(p_start[r]),
+            dropoff_start=int(d_start[r]))
+    return out
+
+
+def best_insertion(
+    plans: Sequence[VehiclePlan],
+    candidates: Sequence[Candidate],
+    durations: IntArray,
+    distances: IntArray,
+    *,
+    cache: PlanCache | None = None,
+) -> Insertion | None:
+    """Return the cheapest feasible insertion of any candidate into any plan.
+
+    The result is re-checked with :func:`schedule` (a disagreement would be a bug
+    and is logged; ``None`` is returned rather than a plan that breaks a promise).
+    See :func:`best_insertions` for the parameters.
+    """
+    found = [x for x in best_insertions(plans, candidates, durations, distances, cache=cache)
+             if x is not None]
+    if not found:
+        return None
+    ins = min(found, key=lambda x: (x.cost, x.plan, x.candidate, x.i, x.j))
     new_plan = insert(plans[ins.plan], ins, candidates[ins.candidate])
     sch = schedule(new_plan, durations, distances)
     if not sch.feasible:  # pragma: no cover - a disagreement is a bug, fail safe
@@ -442,40 +577,9 @@ def best_insertion(
     return ins
 
 
-def _collect(
-    plans: Sequence[VehiclePlan],
-    bases: Sequence[_Base | None],
-    candidates: Sequence[Candidate],
-    durations: IntArray,
-) -> _Batch:
-    parts: list[tuple[int, int, IntArray, IntArray]] = []
-    for k, (plan, base) in enumerate(zip(plans, bases, strict=True)):
-        if base is None:
-            continue
-        for c, cand in enumerate(candidates):
-            if cand.vehicles is not None and k not in cand.vehicles:
-                continue
-            ii, jj = _pairs(plan, base, cand, durations)
-            if ii.size:
-                parts.append((k, c, ii, jj))
-    if not parts:
-        e = np.empty(0, dtype=np.int64)
-        return _Batch(plan=e, cand=e, i=e, j=e)
-    return _Batch(
-        plan=np.concatenate([np.full(ii.size, k, np.int64) for k, _, ii, _ in parts]),
-        cand=np.concatenate([np.full(ii.size, c, np.int64) for _, c, ii, _ in parts]),
-        i=np.concatenate([ii for _, _, ii, _ in parts]),
-        j=np.concatenate([jj for _, _, _, jj in parts]),
-    )
-
-
-def _cost(base: _Base | None) -> int:
-    return 0 if base is None else base.cost
-
-
 def _evaluate(
     plans: Sequence[VehiclePlan],
-    bases: Sequence[_Base | None],
+    arrays: Sequence[_PlanArrays],
     candidates: Sequence[Candidate],
     b: _Batch,
     durations: IntArray,
@@ -483,41 +587,39 @@ def _evaluate(
 ) -> tuple[npt.NDArray[np.bool_], IntArray, IntArray, IntArray]:
     n_dim = len(plans[0].capacity)
     used = sorted(set(b.plan.tolist()))
-    offsets: dict[int, int] = {}
-    groups: list[Sequence[PlanStop]] = []
+    offsets = np.zeros(len(plans), dtype=np.int64)
     n_stops = 0
     for k in used:
         offsets[k] = n_stops
-        groups.append(plans[k].stops)
         n_stops += len(plans[k].stops)
     cand_off = n_stops
-    # each candidate on its own, so that pair indices stay local
-    groups.extend((c.pickup, c.dropoff) for c in candidates)
     pad = PlanStop(key="", kind=StopKind.BREAK, location=STAY, delta=(0,) * n_dim)
-    groups.append((pad,))
-    pool = _concat([_stop_rows(g, n_dim) for g in groups])
+    # each candidate on its own, so that pair indices stay local
+    extra = _stop_rows([s for c in candidates for s in (c.pickup, c.dropoff)] + [pad], n_dim)
+    extra.pair[:] = -1
+    extra.pair[1:-1:2] = -2  # the drop-off candidate's pickup is at position i of its row
+    pool = _concat([*(arrays[k].pool for k in used), extra])
     pad_id = pool.loc.size - 1
-    # the drop-off candidate's pickup is at position i of its own row
-    pool.pair[cand_off + 1 : pad_id : 2] = -2
 
-    m_row = np.array([len(plans[k].stops) for k in b.plan.tolist()], dtype=np.int64)
-    off_row = np.array([offsets[k] for k in b.plan.tolist()], dtype=np.int64)
+    m_all = np.array([len(p.stops) for p in plans], dtype=np.int64)
+    m_row = m_all[b.plan]
     n_pos = int(m_row.max()) + 2
     r = b.plan.size
     t_idx = np.arange(n_pos)[None, :]
     i_, j_ = b.i[:, None], b.j[:, None]
     local = np.where(t_idx < i_, t_idx, np.where(t_idx <= j_, t_idx - 1, t_idx - 2))
-    seq = off_row[:, None] + local
+    seq = offsets[b.plan][:, None] + local
     seq = np.where(t_idx == i_, cand_off + 2 * b.cand[:, None], seq)
     seq = np.where(t_idx == j_ + 1, cand_off + 2 * b.cand[:, None] + 1, seq)
     seq = np.where(t_idx >= m_row[:, None] + 2, pad_id, seq)
 
-    origin = np.array([plans[k].origin for k in b.plan.tolist()], dtype=np.int64)
-    time = np.array([plans[k].origin_s for k in b.plan.tolist()], dtype=np.int64)
-    cap = np.array([plans[k].capacity for k in b.plan.tolist()], dtype=np.int64)
-    load = np.array([plans[k].onboard for k in b.plan.tolist()], dtype=np.int64)
-    origin_s = time.copy()
-    cur, dist = origin, np.zeros(r, dtype=np.int64)
+    per_plan = np.array([(p.origin, p.origin_s, -1 if p.end is None else p.end, p.end_latest,
+                          p.distance_cost, p.duration_cost, a.cost)
+                         for p, a in zip(plans, arrays, strict=True)], dtype=np.int64)[b.plan]
+    cap = np.array([p.capacity for p in plans], dtype=np.int64)[b.plan]
+    load = np.array([p.onboard for p in plans], dtype=np.int64)[b.plan]
+    cur, time, origin_s = per_plan[:, 0], per_plan[:, 1].copy(), per_plan[:, 1]
+    dist = np.zeros(r, dtype=np.int64)
     ok = np.ones(r, dtype=bool)
     deps = np.zeros((r, n_pos), dtype=np.int64)
     p_start = np.zeros(r, dtype=np.int64)
@@ -532,27 +634,27 @@ def _evaluate(
         load += pool.delta[sid]
         ok &= (load <= cap).all(axis=1)
         pl = pool.pair[sid]
-        ppos = np.where(pl == -2, b.i, np.where(pl < b.i, pl, np.where(pl < b.j, pl + 1, pl + 2)))
-        pdep = np.where(pl == -1, pool.ride_from[sid], deps[rows, np.clip(ppos, 0, n_pos - 1)])
-        ok &= (pdep < 0) | (start - pdep <= pool.ride_limit[sid])
+        lim = pool.ride_limit[sid]
+        if (lim < OPEN).any():
+            ppos = np.where(pl == -2, b.i, np.where(pl < b.i, pl, np.where(pl < b.j, pl + 1,
+                                                                           pl + 2)))
+            pdep = np.where(pl == -1, pool.ride_from[sid],
+                            deps[rows, np.clip(ppos, 0, n_pos - 1)])
+            ok &= (pdep < 0) | (start - pdep <= lim)
         dep = start + pool.service[sid]
         deps[:, t] = dep
         p_start = np.where(t == b.i, start, p_start)
         d_start = np.where(t == b.j + 1, start, d_start)
         dist += distances[cur, nxt]
         cur, time = nxt, dep
-    end = np.array([-1 if plans[k].end is None else plans[k].end for k in b.plan.tolist()])
-    has_end = end >= 0
-    end_loc = np.where(has_end, end, cur)
+    end = per_plan[:, 2]
+    end_loc = np.where(end >= 0, end, cur)
     end_s = time + np.minimum(durations[cur, end_loc], OPEN)
     dist += distances[cur, end_loc]
-    ok &= end_s <= np.array([plans[k].end_latest for k in b.plan.tolist()], dtype=np.int64)
-    dcost = np.array([plans[k].distance_cost for k in b.plan.tolist()], dtype=np.int64)
-    tcost = np.array([plans[k].duration_cost for k in b.plan.tolist()], dtype=np.int64)
-    base_cost = np.array([_cost(bases[k]) for k in b.plan.tolist()], dtype=np.int64)
-    extra = np.array([c.extra_cost for c in candidates], dtype=np.int64)[b.cand]
-    cost = dcost * dist + tcost * (end_s - origin_s) - base_cost + extra
-    return ok, cost, p_start, d_start
+    ok &= end_s <= per_plan[:, 3]
+    extra_cost = np.array([c.extra_cost for c in candidates], dtype=np.int64)[b.cand]
+    cost = per_plan[:, 4] * dist + per_plan[:, 5] * (end_s - origin_s) - per_plan[:, 6]
+    return ok, cost + extra_cost, p_start, d_start
 
 
 def unreachable(durations: IntArray, a: int, b: int) -> bool:
