@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from routing.model import Problem
@@ -68,16 +69,17 @@ class _Model:
 
     def _node_matrix(self, mat: list[list[int]], service: bool) -> list[list[int]]:
         """Expand a location matrix to the node layout (service time added when asked)."""
-        out = []
-        svc = [*self.cp.service, *([0] * (len(self.node_loc) - self.n_work))]
-        for i, li in enumerate(self.node_loc):
-            add = svc[i] if service else 0
-            if li < 0:
-                out.append([0] * len(self.node_loc))
-                continue
-            row = mat[li]
-            out.append([0 if lj < 0 else min(row[lj], NO_PATH) + add for lj in self.node_loc])
-        return out
+        locs = np.array(self.node_loc, dtype=np.int64)
+        real = locs >= 0
+        full = np.minimum(np.asarray(mat, dtype=np.int64), NO_PATH)
+        out = np.zeros((len(locs), len(locs)), dtype=np.int64)
+        idx = np.nonzero(real)[0]
+        out[np.ix_(idx, idx)] = full[np.ix_(locs[idx], locs[idx])]
+        if service:
+            svc = np.zeros(len(locs), dtype=np.int64)
+            svc[: self.n_work] = self.cp.service
+            out[idx] += svc[idx, None]
+        return out.tolist()
 
     def _arc_costs(self, vehicle_cost: int) -> None:
         cache: dict[int, int] = {}
