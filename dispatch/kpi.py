@@ -7,8 +7,9 @@ Definitions (rides unless said otherwise; times in seconds):
   rider; ``cancelled``, ``no_show``, ``expired``, ``unfinished``. These add up to
   ``requests``.
 * ``promises_kept_share``: share of served rides picked up inside the promised window,
-  dropped off by the promised latest arrival, within the promised maximum ride time,
-  and with no broken promise recorded by the engine.
+  dropped off by the promised latest arrival, within the promised maximum ride time
+  (from the end of pickup service to the start of drop-off service), and with no broken
+  promise recorded by the engine.
 * ``wait_mean_s``/``wait_p95_s``: actual pickup minus the wanted pickup time, over served
   leave-at rides (arrive-by rides want an arrival, not a pickup: see
   ``arrive_on_time_share``). ``wait_vs_promise_mean_s``: actual pickup minus the start of
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from dispatch.simulate import FinalState, SimulationResult, TripRecord
+from dispatch.simulate import FinalState, SimulationResult, StopTrace, TripRecord
 
 #: Keys written to kpis.json in this order (the CLI contract names the first ones).
 KPI_KEYS: tuple[str, ...] = (
@@ -68,7 +69,8 @@ def promise_kept(r: TripRecord) -> bool:
     if r.kind == "ride" and r.promised_arrival_latest is not None:
         ok = ok and r.dropped_off_s <= r.promised_arrival_latest
     if r.promised_max_ride_s is not None:
-        ok = ok and r.dropped_off_s - r.picked_up_s <= r.promised_max_ride_s
+        ride = r.dropped_off_s - (r.picked_up_s + r.pickup_service_s)
+        ok = ok and ride <= r.promised_max_ride_s
     return ok
 
 
@@ -81,31 +83,41 @@ def pooled_ids(records: Sequence[TripRecord]) -> set[str]:
             by_vehicle[r.vehicle].append(r)
     pooled: set[str] = set()
     for rides in by_vehicle.values():
-        rides.sort(key=lambda x: (x.picked_up_s, x.id))
-        for i, a in enumerate(rides):
-            for b in rides[i + 1:]:
-                if b.picked_up_s >= a.dropped_off_s:  # type: ignore[operator]
+        spans = sorted((r.picked_up_s or 0, r.dropped_off_s or 0, r.id) for r in rides)
+        for i, (_, a_off, a_id) in enumerate(spans):
+            for b_on, _, b_id in spans[i + 1:]:
+                if b_on >= a_off:
                     break
                 # Strict overlap: one boards before the other gets off.
-                pooled.update((a.id, b.id))
+                pooled.update((a_id, b_id))
     return pooled
 
 
 def _ride_times(served: list[TripRecord]) -> dict[str, float]:
-    waits = [float(r.picked_up_s - r.requested_pickup_s) for r in served  # type: ignore[operator]
-             if r.requested_pickup_s is not None]
-    vs_promise = [float(r.picked_up_s - r.promised_pickup_earliest)  # type: ignore[operator]
-                  for r in served if r.promised_pickup_earliest is not None]
-    rides = [float(r.dropped_off_s - r.picked_up_s) for r in served]  # type: ignore[operator]
-    detours = [float(r.dropped_off_s - r.picked_up_s) / r.direct_s  # type: ignore[operator]
-               for r in served if r.direct_s]
-    arrive_by = [r for r in served if r.arrive_by_s is not None]
-    on_time = sum(1 for r in arrive_by if r.dropped_off_s <= r.arrive_by_s)  # type: ignore[operator]
+    waits: list[float] = []
+    vs_promise: list[float] = []
+    rides: list[float] = []
+    detours: list[float] = []
+    n_arrive_by = on_time = 0
+    for r in served:
+        if r.picked_up_s is None or r.dropped_off_s is None:
+            continue
+        ride = float(r.dropped_off_s - r.picked_up_s)
+        rides.append(ride)
+        if r.direct_s:
+            detours.append(ride / r.direct_s)
+        if r.requested_pickup_s is not None:
+            waits.append(float(r.picked_up_s - r.requested_pickup_s))
+        if r.promised_pickup_earliest is not None:
+            vs_promise.append(float(r.picked_up_s - r.promised_pickup_earliest))
+        if r.arrive_by_s is not None:
+            n_arrive_by += 1
+            on_time += int(r.dropped_off_s <= r.arrive_by_s)
     return {
         "wait_mean_s": _mean(waits),
         "wait_p95_s": _pct(waits, 95),
         "wait_vs_promise_mean_s": _mean(vs_promise),
-        "arrive_on_time_share": on_time / len(arrive_by) if arrive_by else 1.0,
+        "arrive_on_time_share": on_time / n_arrive_by if n_arrive_by else 1.0,
         "ride_mean_s": _mean(rides),
         "detour_mean": _mean(detours),
     }
@@ -173,7 +185,8 @@ def occupancy_series(result: SimulationResult, step_s: int = 300) -> tuple[
         return times, [0.0] * len(times)
     occ = np.zeros(len(times))
     for tr in bus:
-        for a, b in zip(tr.stops, [*tr.stops[1:], None], strict=True):
+        nexts: list[StopTrace | None] = [*tr.stops[1:], None]
+        for a, b in zip(tr.stops, nexts[: len(tr.stops)], strict=True):
             on = sum(a.load_after[:2]) if a.load_after else 0
             end = b.arrival_s if b is not None else a.departure_s
             for i, t in enumerate(times):

@@ -19,7 +19,7 @@ import heapq
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from enum import IntEnum
 from typing import Any
 
@@ -37,14 +37,16 @@ from dispatch.engine import (
     StopOption,
     VehicleSpec,
 )
-from dispatch.errors import DispatchError
+from dispatch.errors import DispatchError, OfferExpiredError
 from dispatch.network import TravelTable
-from dispatch.reoptimize import ReoptParams, reoptimize
 from routing.model import TimeWindow
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+
+#: Suffix of the id under which a rejected rider re-books an alternative time.
+ALT_SUFFIX = "~alt"
 
 
 class SimulationError(DispatchError, ValueError):
@@ -67,8 +69,10 @@ class SimulationConfig:
         Capacities.
     reopt_every_s
         Simulated seconds between re-optimizations (0 turns them off).
-    reopt_time_limit_s, reopt_use_solver
-        Passed to :class:`dispatch.reoptimize.ReoptParams`.
+    reopt_time_limit_s, reopt_use_solver, reopt_max_iterations
+        Passed to :class:`dispatch.reoptimize.ReoptParams`. A time-limited solver makes
+        the replay depend on the machine's speed; for a reproducible replay set
+        ``reopt_max_iterations`` (with a generous time limit) or turn the solver off.
     rider_tolerance_s
         A leave-at rider wants pickup within this long after the wanted time.
     arrive_early_s
@@ -94,6 +98,7 @@ class SimulationConfig:
     reopt_every_s: int = 15 * 60
     reopt_time_limit_s: float = 1.0
     reopt_use_solver: bool = True
+    reopt_max_iterations: int | None = None
     rider_tolerance_s: int = 30 * 60
     arrive_early_s: int = 60 * 60
     p_take_alternative: float = 0.6
@@ -152,6 +157,9 @@ class TripRecord:
 
     ``requested_pickup_s`` is the wanted earliest pickup of a leave-at ride (``None`` for
     arrive-by rides and deliveries). Times of promises come from the confirmed offer.
+    ``picked_up_s`` and ``dropped_off_s`` are service starts; the promised maximum ride
+    runs from the end of pickup service (``picked_up_s + pickup_service_s``) to the start
+    of drop-off service.
     """
 
     id: str
@@ -175,10 +183,11 @@ class TripRecord:
     broken: tuple[str, ...]
     reject_reason: str
     load: int
+    pickup_service_s: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
-        out = {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["final"] = self.final.label
         out["broken"] = list(self.broken)
         return out
@@ -224,6 +233,14 @@ class SimulationResult:
     notes: tuple[str, ...] = ()
 
 
+def clock(t: int) -> str:
+    """Return ``t`` (seconds since the service day's midnight) as ``HH:MM``, or
+    ``day before HH:MM`` for negative times."""
+    if t < 0:
+        return f"day before {clock(t + 24 * 3600)}"
+    return f"{t // 3600:02d}:{t % 3600 // 60:02d}"
+
+
 # --------------------------------------------------------------------------- events
 class _Kind(IntEnum):
     CANCEL = 0
@@ -241,7 +258,7 @@ class _State:
     day: DemandDay
     queue: list[tuple[int, int, str]] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
-    alternative: set[str] = field(default_factory=set)
+    alternative: dict[str, str] = field(default_factory=dict)
     reject_reason: dict[str, str] = field(default_factory=dict)
     no_show: set[str] = field(default_factory=set)
     reopt_runs: int = 0
@@ -335,9 +352,9 @@ class _Runner:
                 self._reopt()
             n_done += 1
             if progress is not None and n_done % 200 == 0:
-                progress(f"simulated {n_done}/{n_total} events (t={t // 3600:02d}:"
-                         f"{t % 3600 // 60:02d})")
+                progress(f"simulated {n_done}/{n_total} events ({clock(t)})")
         self._advance(self.st.day.config.service_end_s + self.st.cfg.end_slack_s)
+        self.st.engine.close_day()
 
     # ------------------------------------------------------------------ time
     def _advance(self, t: int) -> None:
@@ -366,7 +383,7 @@ class _Runner:
                                                          RequestStatus.CONFIRMED):
                 continue
             for stop in st.engine.plan(rec.vehicle):
-                if stop.request_id == rid:
+                if stop.key == rid:
                     at = max(int(stop.arrival_s) - 1, st.engine.now)
                     if at <= t and (best is None or (at, rid) < best):
                         best = (at, rid)
@@ -393,12 +410,14 @@ class _Runner:
                 return
             if st.rng.random() >= st.cfg.p_take_alternative:
                 return
-            alt = answer.alternatives[0]
-            answer = self._timed_book(_ride_request(ride, self.table, st.cfg, window=alt))
+            # The engine keeps the rejected booking; the new time is a new booking.
+            alt_id = f"{key}{ALT_SUFFIX}"
+            request = _ride_request(ride, self.table, st.cfg, window=answer.alternatives[0])
+            answer = self._timed_book(replace(request, id=alt_id))
+            st.alternative[key] = alt_id
             if isinstance(answer, Rejection):
                 return
-            st.alternative.add(key)
-            self._confirm(key, ride, answer, check=False)
+            self._confirm(alt_id, ride, answer, check=False)
             return
         self._confirm(key, ride, answer, check=True)
 
@@ -409,7 +428,7 @@ class _Runner:
             return
         try:
             st.engine.confirm(key)
-        except DispatchError as exc:
+        except OfferExpiredError as exc:
             logger.info("confirm of %s failed: %s", key, exc)
             return
         if ride is None:
@@ -429,9 +448,12 @@ class _Runner:
             st.engine.cancel(key, cause="rider")
 
     def _reopt(self) -> None:
+        from dispatch.reoptimize import ReoptParams, reoptimize
+
         st = self.st
         params = ReoptParams(time_limit_s=st.cfg.reopt_time_limit_s, seed=st.cfg.seed,
-                             use_solver=st.cfg.reopt_use_solver)
+                             use_solver=st.cfg.reopt_use_solver,
+                             max_iterations=st.cfg.reopt_max_iterations)
         result = reoptimize(st.engine, params)
         st.reopt_runs += 1
         st.reopt_adopted += int(result.adopted)
@@ -442,18 +464,17 @@ class _Runner:
 
     def _record(self, rid: str) -> TripRecord:
         st = self.st
-        rec = st.engine.record(rid)
+        rec = st.engine.record(st.alternative.get(rid, rid))
         ride = self.rides.get(rid)
-        delivery = self.deliveries.get(rid)
         final = _STATUS_TO_FINAL.get(rec.status, FinalState.UNFINISHED)
         offer = rec.offer if final is not FinalState.REJECTED else None
         window = None
         if offer is not None:
-            window = offer.delivery_window if delivery is not None else offer.pickup_window
+            window = offer.pickup_window if ride is not None else offer.delivery_window
         return TripRecord(
             id=rid, kind="ride" if ride is not None else "delivery",
             purpose=str(ride.purpose) if ride is not None else "delivery",
-            booking_s=ride.booking_s if ride is not None else delivery.booking_s,  # type: ignore[union-attr]
+            booking_s=ride.booking_s if ride is not None else self.deliveries[rid].booking_s,
             final=final,
             requested_pickup_s=ride.requested_pickup_s if ride is not None else None,
             arrive_by_s=ride.arrive_by_s if ride is not None else None,
@@ -467,7 +488,8 @@ class _Runner:
             direct_s=rec.direct_s, took_alternative=rid in st.alternative,
             broken=tuple(str(c) for c in rec.broken),
             reject_reason=st.reject_reason.get(rid, "") if final is FinalState.REJECTED else "",
-            load=(1 if ride is not None else delivery.parcels))  # type: ignore[union-attr]
+            load=1 if ride is not None else self.deliveries[rid].parcels,
+            pickup_service_s=st.engine.config.pickup_service_s)
 
     def traces(self) -> tuple[VehicleTrace, ...]:
         st = self.st
@@ -476,7 +498,7 @@ class _Runner:
         for k in range(st.cfg.vehicles + st.cfg.vans):
             stops = tuple(StopTrace(
                 location=int(s.location), arrival_s=int(s.arrival_s),
-                departure_s=int(s.departure_s), kind=str(s.kind), request_id=s.request_id,
+                departure_s=int(s.departure_s), kind=str(s.kind), request_id=s.key,
                 load_after=tuple(int(q) for q in s.load_after))
                 for s in st.engine.history(k))
             out.append(VehicleTrace(

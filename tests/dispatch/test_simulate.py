@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("dispatch.engine")  # until the dispatch engine lands
-
 from dispatch.demand import (
     DemandConfig,
     DemandDay,
@@ -30,8 +28,10 @@ from dispatch.simulate import (
 )
 from maps.region import default_region
 
+# A bounded number of solver iterations (not a time limit) keeps the replay reproducible.
 SIM = SimulationConfig(seed=5, vehicles=3, vans=1, reopt_every_s=30 * 60,
-                       reopt_time_limit_s=0.3, p_cancel=0.05, p_no_show=0.05)
+                       reopt_time_limit_s=30.0, reopt_max_iterations=20,
+                       p_cancel=0.05, p_no_show=0.05)
 
 
 @pytest.fixture(scope="module")
