@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from routing.insertion import (
     STAY,
     Candidate,
+    PlanCache,
     PlanStop,
     VehiclePlan,
     best_insertion,
@@ -270,6 +271,7 @@ def reinsert_all(
     lowers the total cost. Promises stay hard limits throughout.
     """
     d, m = engine.table.durations, engine.table.distances
+    cache = PlanCache()
     deadline = time.perf_counter() + params.time_limit_s
     for _ in range(params.reinsertion_rounds):
         improved = False
@@ -282,7 +284,7 @@ def reinsert_all(
                 without = remove_repaired(plans[k], key, d, m)
                 saving = schedule(plans[k], d, m).cost - schedule(without, d, m).cost
                 trial = [*plans[:k], without, *plans[k + 1 :]]
-                ins = best_insertion(trial, [cand], d, m)
+                ins = best_insertion(trial, [cand], d, m, cache=cache)
                 if ins is not None and ins.cost < saving:
                     trial[ins.plan] = insert(trial[ins.plan], ins, cand)
                     plans = trial

@@ -335,3 +335,16 @@ def test_vehicle_km_and_hours_follow_the_roads(table: TravelTable) -> None:
     expected = (table.distance_m(0, 3) + table.distance_m(3, 17) + table.distance_m(17, 0))
     assert eng.vehicle_km(0) == pytest.approx(expected / 1000)
     assert eng.vehicle_hours(0) > 0
+
+
+def test_travel_table_validates_and_subsets(table: TravelTable) -> None:
+    from dispatch.network import TravelTableError, table_from_matrices
+
+    sub = table.subset([4, 9, 2])
+    assert sub.n == 3 and sub.travel_s(0, 1) == table.travel_s(4, 9)
+    assert sub.distance_m(2, 0) == table.distance_m(2, 4)
+    with pytest.raises(TravelTableError, match="durations"):
+        table_from_matrices(np.ones((3, 2), dtype=np.int64))
+    with pytest.raises(TravelTableError, match="zero diagonal"):
+        table_from_matrices(np.ones((2, 2), dtype=np.int64))
+    assert not table.durations.flags.writeable
