@@ -25,6 +25,7 @@ are exact.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ import numpy.typing as npt
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from maps.ch import build_hierarchy, many_to_many
 from maps.road import RoadGraph
 from maps.snap import DEFAULT_MAX_SNAP_M, EdgeIndex, Snapped, snap_points
 
@@ -154,10 +156,32 @@ def node_matrices(
         time, metres = _pointer_doubling(time_graph, src, length)
         weight = time[:, dst] * big + metres[:, dst]  # may be inexact only beyond 2**53
         return _decode(weight, big)
-    w = road.travel_s.astype(np.float64) * big + road.length_m.astype(np.float64)
-    graph = _csr(road.tail, road.head, w, road.n_nodes)
+    if road.hierarchy is not None:
+        starts = (np.arange(src.size), src, np.zeros(src.size))
+        return _decode(many_to_many(road.hierarchy, starts, src.size, dst).T, big)
+    graph = _csr(road.tail, road.head, _weights(road, big), road.n_nodes)
     out = dijkstra(graph, indices=src)
     return _decode(out[:, dst], big)
+
+
+def _weights(road: RoadGraph, big: int) -> _F64:
+    return road.travel_s.astype(np.float64) * big + road.length_m.astype(np.float64)
+
+
+def with_hierarchy(road: RoadGraph) -> RoadGraph:
+    """Return ``road`` with a contraction hierarchy for fast matrices (identical results).
+
+    Notes
+    -----
+    Takes a few seconds on a city graph (pure Python); :func:`maps.region.region_from_files`
+    does it once and caches the result. Matrices then run one small upward search per
+    source and a downward sweep vectorised over blocks of sources (PHAST).
+    """
+    big = _big(road)
+    if road.n_edges == 0 or not _exact_ok(road, big):
+        return road
+    h = build_hierarchy(road.n_nodes, road.tail, road.head, _weights(road, big))
+    return dataclasses.replace(road, hierarchy=h)
 
 
 def _legs(road: RoadGraph, snapped: Snapped, *, leaving: bool) -> tuple[_INT64, _INT64, _INT64]:
@@ -258,14 +282,22 @@ def travel_matrices_snapped(
         raise NotImplementedError(msg)
     o_pt, o_node, o_w = _legs(road, origins, leaving=True)
     d_pt, d_node, d_w = _legs(road, dests, leaving=False)
-    # virtual nodes: origins n..n+n_o-1, destinations n+n_o..; +1 keeps zero legs as edges
-    tail = np.concatenate([road.tail, n + o_pt, d_node])
-    head = np.concatenate([road.head, o_node, n + n_o + d_pt])
-    base = road.travel_s.astype(np.float64) * big + road.length_m
-    leg_o = o_w[:, 0].astype(np.float64) * big + o_w[:, 1] + 1
-    leg_d = d_w[:, 0].astype(np.float64) * big + d_w[:, 1] + 1
-    graph = _csr(tail, head, np.concatenate([base, leg_o, leg_d]), n + n_o + n_d)
-    out = dijkstra(graph, indices=n + np.arange(n_o))[:, n + n_o :] - 2
+    leg_o = o_w[:, 0].astype(np.float64) * big + o_w[:, 1]
+    leg_d = d_w[:, 0].astype(np.float64) * big + d_w[:, 1]
+    if road.hierarchy is not None:
+        entry, pos = np.unique(d_node, return_inverse=True)
+        to_entry = many_to_many(road.hierarchy, (o_pt, o_node, leg_o), n_o, entry)
+        cand = to_entry[pos] + leg_d[:, None]  # (candidates, origins)
+        order = np.argsort(d_pt, kind="stable")
+        first = np.flatnonzero(np.concatenate([[True], np.diff(d_pt[order]) != 0]))
+        out = np.minimum.reduceat(cand[order], first, axis=0).T
+    else:
+        # virtual nodes: origins n..n+n_o-1, destinations n+n_o..; +1 keeps zero legs
+        tail = np.concatenate([road.tail, n + o_pt, d_node])
+        head = np.concatenate([road.head, o_node, n + n_o + d_pt])
+        weights = np.concatenate([_weights(road, big), leg_o + 1, leg_d + 1])
+        graph = _csr(tail, head, weights, n + n_o + n_d)
+        out = dijkstra(graph, indices=n + np.arange(n_o))[:, n + n_o :] - 2
     out = np.minimum(out, _direct(road, origins, dests, big))
     return _decode(out, big)
 

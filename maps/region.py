@@ -34,7 +34,7 @@ import pandas as pd
 import shapely
 
 from maps.errors import MapDataError, MapsError
-from maps.matrix import travel_matrices
+from maps.matrix import travel_matrices, with_hierarchy
 from maps.road import RoadGraph, road_graphs_from_file
 from maps.snap import DEFAULT_MAX_SNAP_M, EdgeIndex, snap_or_mask
 
@@ -494,7 +494,7 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
 def _code_version() -> str:
     h = hashlib.sha256(f"format={CACHE_FORMAT};osmnx={_pkg_version('osmnx')}".encode())
     here = Path(__file__).resolve().parent
-    for name in ("osm.py", "road.py", "region.py", "snap.py"):
+    for name in ("osm.py", "road.py", "region.py", "snap.py", "ch.py", "matrix.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()
 
@@ -573,6 +573,8 @@ def _as_list(paths: str | Path | Sequence[str | Path] | None) -> list[Path]:
 def _build(inputs: dict[str, list[Path]], name: str, progress: Progress) -> Region:
     progress("reading roads")
     road, walk = road_graphs_from_file(inputs["osm"][0])
+    progress("building contraction hierarchies")
+    road, walk = with_hierarchy(road), with_hierarchy(walk)
     lo = min(road.bounds()[0], walk.bounds()[0])
     la = min(road.bounds()[1], walk.bounds()[1])
     hi = max(road.bounds()[2], walk.bounds()[2])

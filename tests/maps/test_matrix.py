@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import networkx as nx
@@ -13,6 +14,7 @@ from maps.matrix import (
     _big,
     node_matrices,
     travel_matrices,
+    with_hierarchy,
 )
 from maps.region import Region
 from maps.road import RoadGraph
@@ -139,3 +141,43 @@ def test_empty_matrices(kumamoto: Region) -> None:
     assert m.duration_s.shape == (0, 0)
     with pytest.raises(IndexError):
         node_matrices(kumamoto.road, [kumamoto.road.n_nodes])
+
+
+def test_hierarchy_and_plain_dijkstra_agree(kumamoto: Region) -> None:
+    g = kumamoto.road
+    assert g.hierarchy is not None
+    plain = dataclasses.replace(g, hierarchy=None)
+    rng = np.random.default_rng(21)
+    src = rng.choice(g.n_nodes, 150, replace=False)
+    dst = rng.choice(g.n_nodes, 400, replace=False)
+    a, b = node_matrices(g, src, dst), node_matrices(plain, src, dst)
+    assert np.array_equal(a.duration_s, b.duration_s)
+    assert np.array_equal(a.distance_m, b.distance_m)
+    pts = g.lonlat[rng.choice(g.n_nodes, 120)] + rng.normal(0, 0.0005, (120, 2))
+    a, b = travel_matrices(g, pts, pts[:70]), travel_matrices(plain, pts, pts[:70])
+    assert np.array_equal(a.duration_s, b.duration_s)
+    assert np.array_equal(a.distance_m, b.distance_m)
+
+
+def test_hierarchy_on_small_graph() -> None:
+    g = with_hierarchy(_tiny())
+    assert g.hierarchy is not None
+    plain = _tiny()
+    nodes = [0, 1, 2, 3]
+    a, b = node_matrices(g, nodes), node_matrices(plain, nodes)
+    assert np.array_equal(a.duration_s, b.duration_s)
+    assert np.array_equal(a.reachable, b.reachable)
+    pts = [[130.0012, 32.8], [130.0018, 32.8], [129.9995, 32.8]]
+    a, b = travel_matrices(g, pts), travel_matrices(plain, pts)
+    assert np.array_equal(a.duration_s, b.duration_s)
+    assert np.array_equal(a.distance_m, b.distance_m)
+
+
+def test_walk_graph_hierarchy(kumamoto: Region) -> None:
+    w = kumamoto.walk
+    plain = dataclasses.replace(w, hierarchy=None)
+    src = np.random.default_rng(2).choice(w.n_nodes, 40, replace=False)
+    a, b = node_matrices(w, src), node_matrices(plain, src)
+    assert np.array_equal(a.duration_s, b.duration_s)
+    # walking is symmetric: both directions of every way at the same speed
+    assert np.abs(a.duration_s - a.duration_s.T).max() <= 1
