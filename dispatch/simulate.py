@@ -96,7 +96,7 @@ class SimulationConfig:
     wheelchairs: int = 1
     van_parcels: int = 30
     reopt_every_s: int = 15 * 60
-    reopt_time_limit_s: float = 1.0
+    reopt_time_limit_s: float = 0.5
     reopt_use_solver: bool = True
     reopt_max_iterations: int | None = None
     rider_tolerance_s: int = 30 * 60
