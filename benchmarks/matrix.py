@@ -16,6 +16,7 @@ Measures, in one run on the same points:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -93,6 +94,12 @@ def run(n_points: int, nx_sources: int, seed: int) -> dict[str, Any]:
     mats, hakobu_s, hakobu_mib = measure(lambda: travel_matrices(index, pts))
     nodes = snap_points(index, pts).node
     node_mats, hakobu_nodes_s, _ = measure(lambda: node_matrices(road, nodes))
+    plain = dataclasses.replace(road, hierarchy=None)
+    plain_mats, plain_s = timed(lambda: travel_matrices(EdgeIndex.build(plain), pts))
+    same = bool(
+        np.array_equal(plain_mats.duration_s, mats.duration_s)
+        and np.array_equal(plain_mats.distance_m, mats.distance_m)
+    )
     graph = osmnx_style_graph(road)
     k = min(nx_sources, n_points)
     sources = nodes[:k].tolist()
@@ -121,6 +128,8 @@ def run(n_points: int, nx_sources: int, seed: int) -> dict[str, Any]:
         "hakobu_s": round(hakobu_s, 4),
         "hakobu_peak_mib": round(hakobu_mib, 1),
         "hakobu_nodes_s": round(hakobu_nodes_s, 4),
+        "hakobu_scipy_s": round(plain_s, 4),
+        "hierarchy_equals_scipy": same,
         "networkx_s": round(networkx_s, 3),
         "networkx_sources_timed": k,
         "networkx_scaled": k < n_points,
@@ -151,6 +160,10 @@ def print_table(res: dict[str, Any]) -> None:
         f"{res['hakobu_peak_mib']:>10.1f}"
     )
     print(f"{'Hakobu node_matrices (nearest nodes)':<44}{res['hakobu_nodes_s']:>10.3f}{'':>10}")
+    print(
+        f"{'Hakobu without hierarchy (scipy Dijkstra)':<44}{res['hakobu_scipy_s']:>10.3f}{'':>10}"
+        f"  same result: {res['hierarchy_equals_scipy']}"
+    )
     print(
         f"{'networkx single_source_dijkstra x ' + str(n):<44}{res['networkx_s']:>10.2f}"
         f"{res['networkx_peak_mib']:>10.1f}"
