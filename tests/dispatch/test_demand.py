@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dispatch.demand import (
     DemandConfig,
@@ -133,3 +135,25 @@ def test_deliveries_start_at_pharmacy_stand_ins(big_day: DemandDay) -> None:
 def test_bad_config_names_the_field(changes: dict[str, float]) -> None:
     with pytest.raises(DemandError, match="DemandConfig"):
         DemandConfig(**changes)  # type: ignore[arg-type]
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_requests=st.integers(0, 60),
+       n_deliveries=st.integers(0, 10), stop_based=st.booleans())
+def test_random_days_hold_invariants(sources: DemandSources, seed: int, n_requests: int,
+                                     n_deliveries: int, stop_based: bool) -> None:
+    cfg = DemandConfig(seed=seed, n_requests=n_requests, n_deliveries=n_deliveries,
+                       stop_based=stop_based)
+    day = generate_day(sources, cfg)
+    assert day == generate_day(sources, cfg)
+    assert len(day.rides) == n_requests and len(day.deliveries) == n_deliveries
+    n = len(day.places)
+    for r in day.rides:
+        assert 0 <= r.origin < n and 0 <= r.destination < n and r.origin != r.destination
+        assert r.booking_s <= (r.requested_pickup_s or r.arrive_by_s or 0)
+    for d in day.deliveries:
+        assert 0 <= d.pickup < n and 0 <= d.dropoff < n
+    # Every place is used by some request or is the depot.
+    used = {day.depot} | {r.origin for r in day.rides} | {r.destination for r in day.rides}
+    used |= {d.pickup for d in day.deliveries} | {d.dropoff for d in day.deliveries}
+    assert used == set(range(n))
