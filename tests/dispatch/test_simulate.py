@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dispatch.demand import (
     DemandConfig,
@@ -126,3 +128,23 @@ def test_table_must_match_day(day_and_table: tuple[DemandDay, TravelTable]) -> N
     small = travel_table_for_day(default_region(), other)
     with pytest.raises(SimulationError, match="table"):
         simulate_day(day, small, SIM)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_requests=st.integers(1, 25),
+       vehicles=st.integers(1, 3), p_cancel=st.floats(0.0, 0.3), p_no_show=st.floats(0.0, 0.3))
+def test_random_small_days_end_in_one_final_state(
+        seed: int, n_requests: int, vehicles: int, p_cancel: float, p_no_show: float) -> None:
+    region = default_region()
+    day = generate_day(sources_from_region(region),
+                       DemandConfig(seed=seed, n_requests=n_requests, n_deliveries=2))
+    cfg = SimulationConfig(seed=seed, vehicles=vehicles, vans=1, reopt_every_s=0,
+                           p_cancel=p_cancel, p_no_show=p_no_show)
+    res = simulate_day(day, travel_table_for_day(region, day), cfg)
+    kpis = compute_kpis(res)
+    finals = [r.final for r in res.records]
+    assert FinalState.UNFINISHED not in finals
+    assert len(finals) == n_requests + 2
+    assert kpis["served"] + kpis["rejected"] + kpis["declined"] + kpis["cancelled"] + kpis[
+        "no_show"] + kpis["expired"] == n_requests
+    assert kpis["promises_kept_share"] == 1.0
