@@ -31,6 +31,7 @@ from dispatch.errors import (
     UnknownRequestError,
 )
 from dispatch.network import TravelTable, table_from_points
+from dispatch.reoptimize import ReoptParams, reoptimize
 from maps.region import default_region
 from routing.insertion import schedule
 from routing.model import Break, TimeWindow
@@ -102,6 +103,8 @@ def _random_event(eng: Engine, rng: np.random.Generator) -> None:
         eng.no_show(assigned[int(rng.integers(len(assigned)))])
     elif x < 0.2:
         eng.delay(int(rng.integers(eng.n_vehicles)), int(rng.integers(60, 1200)), cause="jam")
+    elif x < 0.3:  # re-optimization in the middle of a live day must keep every promise
+        reoptimize(eng, ReoptParams(use_solver=False, time_limit_s=60))
 
 
 def _check_day(eng: Engine, allowed_causes: set[str]) -> None:
@@ -131,7 +134,7 @@ def _check_day(eng: Engine, allowed_causes: set[str]) -> None:
             assert all(0 <= q <= c for q, c in zip(s.load_after, cap, strict=True)), s
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000))
 def test_random_day_keeps_promises_and_capacity(table: TravelTable, seed: int) -> None:
     eng = _run_day(table, seed)
