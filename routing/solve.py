@@ -124,6 +124,10 @@ def solve_with_stats(
         routes = _run_lns_ortools(problem, cp, params, remaining, vehicle_cost, stats,
                                   use_ortools=engine == "ortools")
     solution = _finish(problem, cp, routes, stats, t0)
+    if params.log_progress:
+        log.info("%s: %d routes, %d unassigned, cost %d, build %.3f s, search %.2f s, "
+                 "%d LNS iterations", engine, len(solution.routes), len(solution.unassigned),
+                 solution.cost(problem), stats.build_s, stats.search_s, stats.lns_iterations)
     violations = check(problem, solution)
     if violations:
         stats.fallbacks.append(f"{engine}: {len(violations)} violations, e.g. {violations[0]}")
