@@ -68,8 +68,10 @@ _REPLAYABLE = frozenset({"confirm", "remove"})
 class ReoptParams:
     """Options of :func:`reoptimize`.
 
-    ``use_solver=False`` (or a solver failure) uses local re-insertion only; it is
-    deterministic. With the solver, ``max_iterations`` makes the run reproducible.
+    ``use_solver=False`` (or a solver failure, or a solver plan that is not better)
+    uses local re-insertion only; it is deterministic unless ``time_limit_s`` is hit.
+    With the solver, ``max_iterations`` makes the run reproducible; ``polish`` runs the
+    re-insertion search on the solver's plan too.
     """
 
     time_limit_s: float = 2.0
@@ -79,6 +81,7 @@ class ReoptParams:
     engine: str = "lns"
     max_iterations: int | None = None
     reinsertion_rounds: int = 2
+    polish: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,9 +149,15 @@ def reoptimize(engine: Engine, params: ReoptParams | None = None) -> ReoptResult
         if problem is not None:
             logger.info("solver plan discarded: %s", problem)
             new = None
+        elif plans_cost(new, engine) >= before:
+            new = None  # not better: the local search below may still find a gain
     if new is None:
         method = "reinsertion"
-        new = reinsert_all(list(snap.plans), engine, params)
+        new = list(snap.plans)
+    elif params.polish:
+        method = "solver+reinsertion"
+    if method == "reinsertion" or params.polish:
+        new = reinsert_all(new, engine, params)
     after = plans_cost(new, engine)
     return _finish(engine, snap, new, (before, after), method, params, t0)
 
