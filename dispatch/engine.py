@@ -375,6 +375,7 @@ class Engine:
         self.version = 0
         self.changes: list[tuple[int, str, str]] = []
         self._cache = PlanCache()
+        self._offered: dict[str, None] = {}  # open offers, in offer order
 
     # ------------------------------------------------------------------ setup
     def _new_vehicle(self, k: int, v: VehicleSpec) -> _Veh:
@@ -486,6 +487,10 @@ class Engine:
             msg = f"request {r.request.id!r}: cannot go from {old} to {new}"
             raise InvalidTransitionError(msg)
         r.status = new
+        if new is RequestStatus.OFFERED:
+            self._offered[r.request.id] = None
+        elif old is RequestStatus.OFFERED:
+            self._offered.pop(r.request.id, None)
         self.events.append(Event(time_s=self.now if t is None else t, kind=EventKind.STATUS,
                                  request_id=r.request.id, vehicle=r.vehicle, status=new,
                                  previous=old, cause=cause))
@@ -885,8 +890,9 @@ class Engine:
         return best
 
     def _expire(self, t: int) -> None:
-        for r in self._reqs.values():
-            if r.status is RequestStatus.OFFERED and r.offer and r.offer.expires_s < t:
+        for rid in list(self._offered):
+            r = self._reqs[rid]
+            if r.offer and r.offer.expires_s < t:
                 self._set(r, RequestStatus.EXPIRED, "offer expired", t=r.offer.expires_s)
 
     def _execute_first(self, k: int, arrival_s: int | None = None) -> ExecutedStop:
