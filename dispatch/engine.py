@@ -386,14 +386,16 @@ class Engine:
         for loc in (v.depot, v.end if v.end is not None else v.depot):
             self._check_location(loc, f"vehicle {v.id}")
         zero = (0,) * d
+        origin_s = max(v.shift.earliest, self.now)
         stops = tuple(
             PlanStop(key=f"break:{v.id}:{b}", kind=StopKind.BREAK, location=STAY,
                      delta=zero, earliest=br.window.earliest, latest=br.window.latest,
                      service_s=br.duration_s)
             for b, br in sorted(enumerate(v.breaks), key=lambda x: x[1].window.earliest)
+            if br.window.latest >= origin_s  # a break whose window has passed is skipped
         )
         plan = VehiclePlan(
-            vehicle=k, origin=v.depot, origin_s=max(v.shift.earliest, self.now), stops=stops,
+            vehicle=k, origin=v.depot, origin_s=origin_s, stops=stops,
             capacity=v.capacity, onboard=zero,
             end=v.depot if v.end is None else v.end, end_latest=v.shift.latest,
             distance_cost=v.distance_cost, duration_cost=v.duration_cost,
@@ -953,6 +955,30 @@ class Engine:
             raise InvalidTransitionError(msg)
         self.now = max(self.now, at_s)
         return self._execute_first(vehicle, at_s)
+
+    def picked_up(self, request_id: str, at_s: int) -> ExecutedStop:
+        """Record the pickup of ``request_id`` at ``at_s`` (its vehicle's next stop).
+
+        Raises
+        ------
+        InvalidTransitionError
+            When the pickup is not the next stop of the request's vehicle.
+        """
+        return self._serve_next(request_id, StopKind.PICKUP, at_s)
+
+    def dropped_off(self, request_id: str, at_s: int) -> ExecutedStop:
+        """Record the drop-off of ``request_id`` at ``at_s`` (its vehicle's next stop)."""
+        return self._serve_next(request_id, StopKind.DROPOFF, at_s)
+
+    def _serve_next(self, request_id: str, kind: StopKind, at_s: int) -> ExecutedStop:
+        r = self._get(request_id)
+        stops = self._veh[r.vehicle].plan.stops if r.vehicle is not None else ()
+        if not stops or stops[0].key != request_id or stops[0].kind is not kind:
+            msg = (f"request {request_id!r} ({r.status}): its {kind} is not the next stop "
+                   f"of vehicle {r.vehicle}")
+            raise InvalidTransitionError(msg)
+        assert r.vehicle is not None
+        return self.arrived(r.vehicle, at_s)
 
     def position(self, vehicle: int, location: int, at_s: int, cause: str = "position") -> None:
         """Record that ``vehicle`` is at ``location`` at ``at_s``: its plan is re-timed.

@@ -351,3 +351,26 @@ def test_travel_table_validates_and_subsets(table: TravelTable) -> None:
     with pytest.raises(TravelTableError, match="zero diagonal"):
         table_from_matrices(np.ones((2, 2), dtype=np.int64))
     assert not table.durations.flags.writeable
+
+
+def test_live_vehicle_reports_drive_the_lifecycle(table: TravelTable) -> None:
+    eng = Engine(table, _fleet(1, 0), start_s=8 * H)
+    offer = _book_confirm(eng, _ride("a", 3, 17))
+    assert isinstance(offer, Offer)
+    with pytest.raises(InvalidTransitionError, match="not the next stop"):
+        eng.dropped_off("a", 8 * H + 600)
+    first = eng.plan(0)[0]
+    done = eng.picked_up("a", first.arrival_s + 120)
+    assert done.start_s >= first.arrival_s + 120
+    assert eng.status("a") is RequestStatus.PICKED_UP
+    assert eng.record("a").picked_up_s == done.start_s
+    drop = eng.plan(0)[0]
+    eng.dropped_off("a", drop.arrival_s + 60)
+    assert eng.status("a") is RequestStatus.DROPPED_OFF
+    assert [s.key for s in eng.history(0)] == ["a", "a"]
+
+
+def test_engine_started_after_a_break_window_still_books(table: TravelTable) -> None:
+    eng = Engine(table, _fleet(1, 0), start_s=14 * H)  # lunch window 12-13 is over
+    assert all(s.kind != "break" for s in eng.plan(0))
+    assert isinstance(eng.book(_ride("a", 3, 17)), Offer)
