@@ -750,8 +750,11 @@ class Engine:
         owner: list[int] = []
         windows: list[TimeWindow] = []
         for n, shift in enumerate(shifts):
-            wanted = self._wanted(r.request, shift)
-            more, _ = self._candidates(r.request, wanted)
+            try:
+                wanted = self._wanted(r.request, shift)
+            except ValueError:  # shifted before midnight
+                wanted = (TimeWindow(earliest=0, latest=0), -1)
+            more, _ = self._candidates(r.request, wanted) if wanted[1] >= 0 else ([], [])
             cands.extend(more)
             owner.extend([n] * len(more))
             pw = wanted[0]
