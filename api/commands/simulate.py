@@ -13,6 +13,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_OUT = Path("hakobu-out")
 
+#: Solver iterations per re-optimization in ``simulate``/``demo``, and the time cap.
+REOPT_ITERATIONS = 100
+REOPT_CAP_S = 5.0
+
 
 def _progress(message: str) -> None:
     typer.echo(message, err=True)
@@ -54,8 +58,12 @@ def run(*, seed: int, vehicles: int, requests: int, deliveries: int, vans: int,
               f"{len(day.places)} places; computing road travel times ...")
     table = travel_table_for_day(region, day)
     _progress("dispatching the day ...")
+    # Re-optimization bounded by iterations (the time limit is only a cap) so the same
+    # seed gives the same day on any machine.
     result = simulate_day(day, table, SimulationConfig(
-        seed=seed, vehicles=vehicles, vans=vans if deliveries else 0), progress=_progress)
+        seed=seed, vehicles=vehicles, vans=vans if deliveries else 0,
+        reopt_time_limit_s=REOPT_CAP_S, reopt_max_iterations=REOPT_ITERATIONS),
+        progress=_progress)
     kpis = write_report(result, out, road=region.road)
     typer.echo(kpi_table(kpis))
     for note in result.notes:

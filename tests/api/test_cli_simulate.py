@@ -42,6 +42,21 @@ def test_simulate_writes_kpis(app: typer.Typer, tmp_path: Path) -> None:
     assert "Served" in res.stdout
 
 
+def test_simulate_same_seed_same_kpis(app: typer.Typer, tmp_path: Path) -> None:
+    timing = {"offer_latency_p50_ms", "offer_latency_p95_ms", "offer_latency_p99_ms",
+              "sim_wall_s"}
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        res = CliRunner().invoke(app, ["simulate", "--seed", "8", "--vehicles", "2",
+                                       "--requests", "16", "--deliveries", "2", "--out",
+                                       str(out)])
+        assert res.exit_code == 0, res.output
+        kpis = json.loads((out / "kpis.json").read_text())
+        runs.append({k: v for k, v in kpis.items() if k not in timing})
+    assert runs[0] == runs[1]
+
+
 @pytest.mark.parametrize("args", [["--vehicles", "0"], ["--requests", "-5"], ["--seed", "-1"]])
 def test_simulate_bad_input_exits_with_one_line(app: typer.Typer, tmp_path: Path,
                                                 args: list[str]) -> None:
