@@ -369,7 +369,8 @@ class _Drawer:
         self.boarding = boarding
         self.stop_tree = (cKDTree(_to_metres(src.stop_lonlat[boarding], self.lat0))
                           if len(boarding) else None)
-        self.stations = np.flatnonzero(src.stop_is_station)
+        # Stations are destinations only where they are boarding points too.
+        self.stations = boarding[src.stop_is_station[boarding]]
         self.n_home = 0
         self.depot = self.builder.add(("depot", 0), Place(
             lon=src.depot_lonlat[0], lat=src.depot_lonlat[1], name="depot",

@@ -70,11 +70,19 @@ def kpi_table(kpis: dict[str, Any]) -> str:
 
 
 def write_json(result: SimulationResult, kpis: dict[str, Any], path: Path) -> None:
-    """Write the KPIs (top level), the demand summary and per-request records."""
+    """Write the KPIs (top level), the demand summary, per-request records and each
+    vehicle's executed stops."""
+    vehicles = [{"id": t.id, "van": t.is_van, "km": round(t.km, 3), "hours": round(t.hours, 3),
+                 "stops": [{"location": x.location, "name": result.day.places[x.location].name,
+                            "arrival_s": x.arrival_s, "departure_s": x.departure_s,
+                            "kind": x.kind, "request_id": x.request_id,
+                            "load_after": list(x.load_after)} for x in t.stops]}
+                for t in result.traces]
     doc = {**kpis,
            "demand": demand_summary(result.day),
            "notes": list(result.notes),
-           "records": [r.to_dict() for r in result.records]}
+           "records": [r.to_dict() for r in result.records],
+           "vehicles": vehicles}
     path.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
 
 

@@ -107,6 +107,16 @@ def test_door_to_door_uses_homes(sources: DemandSources) -> None:
         assert r.origin_walk_m == 0 and r.destination_walk_m == 0
 
 
+def test_max_stops_keeps_the_busiest(sources: DemandSources) -> None:
+    day = generate_day(sources, DemandConfig(seed=4, n_requests=80, max_stops=40))
+    busiest = np.sort(sources.stop_departures)[-40]
+    names = {n for n, d in zip(sources.stop_names, sources.stop_departures, strict=True)
+             if d >= busiest}
+    stops = [p for p in day.places if p.kind is LocationKind.STOP]
+    assert stops
+    assert all(p.name in names for p in stops)
+
+
 def test_shares_follow_config(big_day: DemandDay) -> None:
     summary = demand_summary(big_day)
     cfg = big_day.config

@@ -108,6 +108,7 @@ def test_report_files(result: SimulationResult, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "kpis.json").read_text()) == kpis
     report = json.loads((tmp_path / "report.json").read_text())
     assert len(report["records"]) == len(result.records)
+    assert [len(v["stops"]) for v in report["vehicles"]] == [len(t.stops) for t in result.traces]
     for name in ("wait_distribution.png", "occupancy.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (tmp_path / "map.html").read_text()
