@@ -2,8 +2,8 @@
 
 The HTML map is one self-contained file (inline SVG and CSS, no scripts, tiles or fonts
 from the network): places are projected from lon/lat with a local equirectangular
-projection, and each vehicle's day is drawn as straight segments between the stops it
-executed, in execution order (not the road geometry).
+projection, and each vehicle's day is drawn along the road graph between the stops it
+executed, in execution order (straight segments when no road graph is given).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import html
 import json
 import logging
 import math
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -153,18 +154,73 @@ def _road_path(road: RoadGraph, proj: Any) -> str:
             if cmds else "")
 
 
+def road_paths(result: SimulationResult, road: RoadGraph) -> dict[int, list[tuple[float, float]]]:
+    """Return, per vehicle, the lon/lat polyline of its day along the road graph.
+
+    Each executed leg is drawn as the fastest node-to-node path between the graph nodes
+    nearest the two stops (the matrices snap to edges, so a leg's ends may differ from
+    the drawing by part of an edge).
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    from maps.snap import snap_points
+
+    day = result.day
+    node = snap_points(road, day.lonlat).node
+    legs = {tr.vehicle: [int(node[i]) for i in (day.depot, *(x.location for x in tr.stops))]
+            for tr in result.traces if tr.stops}
+    sources = sorted({a for seq in legs.values() for a in seq[:-1]})
+    if not sources:
+        return {}
+    n = len(road.lon)
+    graph = csr_matrix((road.travel_s.astype(np.float64), (road.tail, road.head)), shape=(n, n))
+    _, pred = dijkstra(graph, indices=sources, return_predecessors=True)
+    row = {s: k for k, s in enumerate(sources)}
+    out: dict[int, list[tuple[float, float]]] = {}
+    for k, seq in legs.items():
+        pts: list[int] = [seq[0]]
+        for a, b in pairwise(seq):
+            back = [b]
+            while back[-1] != a and pred[row[a], back[-1]] >= 0:
+                back.append(int(pred[row[a], back[-1]]))
+            pts.extend(reversed(back[:-1]) if back[-1] == a else [b])
+        out[k] = _polyline(road, pts)
+    return out
+
+
+def _polyline(road: RoadGraph, nodes: list[int]) -> list[tuple[float, float]]:
+    """Return the lon/lat polyline through ``nodes`` along each edge's own geometry."""
+    out: list[tuple[float, float]] = [(float(road.lon[nodes[0]]), float(road.lat[nodes[0]]))]
+    for u, v in pairwise(nodes):
+        if u == v:
+            continue
+        edges = np.arange(road.indptr[u], road.indptr[u + 1])
+        edges = edges[road.head[edges] == v]
+        if len(edges) == 0:
+            out.append((float(road.lon[v]), float(road.lat[v])))
+            continue
+        e = int(edges[np.argmin(road.travel_s[edges])])
+        geom = road.geom_lonlat[road.geom_ptr[e]:road.geom_ptr[e + 1]]
+        out.extend((float(x), float(y)) for x, y in geom[1:])
+    return out
+
+
 def _svg_body(result: SimulationResult, width: int, height: int,
               road: RoadGraph | None) -> list[str]:
     day = result.day
     lonlat = day.lonlat
     proj = _projector(lonlat, width, height, 20)
     parts: list[str] = [_road_path(road, proj)] if road is not None else []
+    paths = road_paths(result, road) if road is not None else {}
     for tr in result.traces:
         if not tr.stops:
             continue
         colour = PALETTE[tr.vehicle % len(PALETTE)]
-        seq = [day.depot, *(s.location for s in tr.stops)]
-        pts = " ".join("{:.1f},{:.1f}".format(*proj(*lonlat[i])) for i in seq)
+        seq = paths.get(tr.vehicle) or [
+            (float(lonlat[i, 0]), float(lonlat[i, 1]))
+            for i in (day.depot, *(s.location for s in tr.stops))]
+        pts = " ".join("{:.1f},{:.1f}".format(*proj(*p)) for p in seq)
         dash = ' stroke-dasharray="6 3"' if tr.is_van else ""
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" '
                      f'stroke-width="1.6" stroke-opacity="0.75"{dash}>'
@@ -208,8 +264,8 @@ ul.legend li span {{ display: inline-block; width: 1.4em; height: .7em; margin-r
 </style></head><body>
 <h1>Simulated service day</h1>
 <p>Black square: depot; green square: pharmacy stand-in; red: hospitals; dark grey: stops;
-light grey: homes (door-to-door). Lines join each vehicle's executed stops in order
-(straight segments, not road geometry); dashed lines are delivery vans. Hover for names.</p>
+light grey: homes (door-to-door). Coloured lines follow each vehicle's executed stops in
+order along the roads; dashed lines are delivery vans. Hover for names.</p>
 <div class="wrap">
 <svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"
  viewBox="0 0 {width} {height}">
