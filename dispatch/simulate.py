@@ -83,6 +83,12 @@ class SimulationConfig:
         Probabilities that a confirmed rider cancels before pickup, or is not at the stop.
     walk_speed_mps
         Walking speed used for the walk to the boarding stop (1.0 m/s: elderly riders).
+    delays, delay_s
+        Traffic delays of ``delay_s`` each, at seeded times in service hours on seeded
+        ride vehicles (``Engine.delay``; promises they break are recorded with the cause).
+    breakdowns
+        Ride vehicles that break down at a seeded time in service hours
+        (``Engine.breakdown``: their riders are re-inserted elsewhere).
     end_slack_s
         How long after the service end the replay continues so plans can finish.
     dispatch
@@ -105,6 +111,9 @@ class SimulationConfig:
     p_cancel: float = 0.03
     p_no_show: float = 0.02
     walk_speed_mps: float = 1.0
+    delays: int = 0
+    delay_s: int = 15 * 60
+    breakdowns: int = 0
     end_slack_s: int = 3 * 3600
     dispatch: DispatchConfig | None = None
 
@@ -118,6 +127,11 @@ class SimulationConfig:
             if not 0.0 <= value <= 1.0:
                 msg = f"SimulationConfig.{name}: must lie in [0, 1], got {value}"
                 raise SimulationError(msg)
+        if self.delays < 0 or self.delay_s < 0 or not 0 <= self.breakdowns <= self.vehicles:
+            msg = (f"SimulationConfig.delays/delay_s/breakdowns: need delays, delay_s >= 0 and "
+                   f"0 <= breakdowns <= vehicles, got {self.delays}, {self.delay_s}, "
+                   f"{self.breakdowns}")
+            raise SimulationError(msg)
         if self.reopt_every_s < 0 or self.rider_tolerance_s < 0 or not self.walk_speed_mps > 0:
             msg = ("SimulationConfig.reopt_every_s/rider_tolerance_s/walk_speed_mps: "
                    "must not be negative (speed positive)")
@@ -246,6 +260,8 @@ class _Kind(IntEnum):
     CANCEL = 0
     BOOK = 1
     REOPT = 2
+    DELAY = 3
+    BREAKDOWN = 4
 
 
 @dataclass(slots=True)
@@ -332,11 +348,23 @@ class _Runner:
             self.st.push(r.booking_s, _Kind.BOOK, r.id)
         for d in day.deliveries:
             self.st.push(d.booking_s, _Kind.BOOK, d.id)
+        self._vehicle_events(day, cfg)
         if cfg.reopt_every_s > 0:
             t = day.config.service_start_s
             while t < day.config.service_end_s:
                 self.st.push(t, _Kind.REOPT, f"reopt{t}")
                 t += cfg.reopt_every_s
+
+    def _vehicle_events(self, day: DemandDay, cfg: SimulationConfig) -> None:
+        """Queue seeded delays and breakdowns (their own generator: rider draws stay put)."""
+        rng = np.random.default_rng([cfg.seed, 1])
+        lo, hi = day.config.service_start_s, day.config.service_end_s
+        for i in range(cfg.delays):
+            k = int(rng.integers(cfg.vehicles)) if cfg.vehicles else 0
+            self.st.push(int(rng.integers(lo, hi)), _Kind.DELAY, f"{k}:{i}")
+        broken = rng.permutation(cfg.vehicles)[: cfg.breakdowns]
+        for k in sorted(int(x) for x in broken):
+            self.st.push(int(rng.integers(lo, hi)), _Kind.BREAKDOWN, str(k))
 
     def run(self, progress: Progress | None = None) -> None:
         st = self.st
@@ -348,8 +376,10 @@ class _Runner:
                 self._book(key)
             elif kind == _Kind.CANCEL:
                 self._cancel(key)
-            else:
+            elif kind == _Kind.REOPT:
                 self._reopt()
+            else:
+                self._vehicle_event(_Kind(kind), key)
             n_done += 1
             if progress is not None and n_done % 200 == 0:
                 progress(f"simulated {n_done}/{n_total} events ({clock(t)})")
@@ -446,6 +476,16 @@ class _Runner:
         st = self.st
         if st.engine.status(key) in (RequestStatus.ASSIGNED, RequestStatus.CONFIRMED):
             st.engine.cancel(key, cause="rider")
+
+    def _vehicle_event(self, kind: _Kind, key: str) -> None:
+        engine = self.st.engine
+        k = int(key.split(":")[0])
+        if not engine.is_active(k):
+            return
+        if kind is _Kind.DELAY:
+            engine.delay(k, self.st.cfg.delay_s, cause="traffic delay")
+        else:
+            engine.breakdown(k, cause="vehicle breakdown")
 
     def _reopt(self) -> None:
         from dispatch.reoptimize import ReoptParams, reoptimize

@@ -149,3 +149,32 @@ def test_random_small_days_end_in_one_final_state(
     assert kpis["served"] + kpis["rejected"] + kpis["declined"] + kpis["cancelled"] + kpis[
         "no_show"] + kpis["expired"] == n_requests
     assert kpis["promises_kept_share"] == 1.0
+
+
+def test_delays_and_breakdown(day_and_table: tuple[DemandDay, TravelTable]) -> None:
+    day, table = day_and_table
+    cfg = SimulationConfig(seed=5, vehicles=3, vans=1, reopt_every_s=0, delays=4,
+                           delay_s=40 * 60, breakdowns=1)
+    res = simulate_day(day, table, cfg)
+    finals = [r.final for r in res.records]
+    assert FinalState.UNFINISHED not in finals
+    kpis = compute_kpis(res)
+    parts = ("served", "rejected", "declined", "cancelled", "no_show", "expired")
+    assert sum(kpis[p] for p in parts) == kpis["requests"]
+    # Broken promises are recorded with their cause, and then counted as not kept.
+    broken = [r for r in res.records if r.broken]
+    for r in broken:
+        assert not promise_kept(r)
+        assert any("delay" in c or "breakdown" in c for c in r.broken), r.broken
+    served = [r for r in res.records if r.kind == "ride" and r.final is FinalState.SERVED]
+    kept = sum(1 for r in served if promise_kept(r))
+    assert kpis["promises_kept_share"] == pytest.approx(kept / len(served), abs=1e-4)
+
+
+def test_bad_simulation_config() -> None:
+    with pytest.raises(SimulationError, match="breakdowns"):
+        SimulationConfig(vehicles=2, breakdowns=3)
+    with pytest.raises(SimulationError, match="vehicles"):
+        SimulationConfig(vehicles=0, vans=0)
+    with pytest.raises(SimulationError, match="p_cancel"):
+        SimulationConfig(p_cancel=1.5)
