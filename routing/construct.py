@@ -39,6 +39,9 @@ IntArr = npt.NDArray[np.int64]
 #: How many of the cheapest screened positions are scheduled before giving up on a route.
 MAX_SCHEDULE_TRIES = 4
 
+#: Construction opens every (free) vehicle with one early unit before inserting the rest.
+SEED_EMPTY_ROUTES = True
+
 
 @dataclass(slots=True)
 class LnsResult:
@@ -361,7 +364,10 @@ class Lns:
 
         left: list[int] = []
         infos: dict[int, _RouteInfo] = {}
-        for u in sorted(units, key=key):
+        order = sorted(units, key=key)
+        if SEED_EMPTY_ROUTES:
+            order = self._seed_routes(routes, order)
+        for u in order:
             best: tuple[int, list[int], int] | None = None
             for k in self._candidate_routes(routes):
                 if k not in infos:
@@ -375,6 +381,27 @@ class Lns:
             routes[best[2]] = best[1]
             infos.pop(best[2], None)
         return self.insert_all(routes, left, regret=True) if left else left
+
+    def _seed_routes(self, routes: list[list[int]], order: list[int]) -> list[int]:
+        """Start each empty vehicle with one of the earliest units (spreads the work over
+        the fleet, which shortens distance when vehicles cost nothing); return the rest."""
+        if self.vehicle_cost or any(self.veh.fixed):
+            return order
+        rest: list[int] = []
+        empty = [k for k, seq in enumerate(routes) if not seq]
+        for idx, u in enumerate(order):
+            if not empty:
+                rest.extend(order[idx:])
+                break
+            seq = list(self.nodes(u))
+            k = next((k for k in empty if self.cp.allowed[k][seq[0]] and self.feasible(k, seq)),
+                     None)
+            if k is None:
+                rest.append(u)
+            else:
+                routes[k] = seq
+                empty.remove(k)
+        return rest
 
     def _candidate_routes(self, routes: list[list[int]]) -> list[int]:
         """Every used route plus one empty vehicle per distinct vehicle signature."""
