@@ -57,7 +57,8 @@ def test_simulate_same_seed_same_kpis(app: typer.Typer, tmp_path: Path) -> None:
     assert runs[0] == runs[1]
 
 
-@pytest.mark.parametrize("args", [["--vehicles", "0"], ["--requests", "-5"], ["--seed", "-1"]])
+@pytest.mark.parametrize("args", [["--vehicles", "0"], ["--requests", "-5"], ["--seed", "-1"],
+                                  ["--vehicles", "2", "--breakdowns", "3"]])
 def test_simulate_bad_input_exits_with_one_line(app: typer.Typer, tmp_path: Path,
                                                 args: list[str]) -> None:
     res = CliRunner().invoke(app, ["simulate", *args, "--out", str(tmp_path)])
