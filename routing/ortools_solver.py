@@ -48,6 +48,7 @@ class _Model:
     ) -> None:
         self.problem, self.cp = problem, cp
         self.hard = hard
+        self.vehicle_cost = vehicle_cost
         nv = len(problem.vehicles)
         depot_locs = sorted({v.start for v in problem.vehicles} | {
             v.end for v in problem.vehicles if v.end is not None})
@@ -129,7 +130,7 @@ class _Model:
 
     def _pairs_and_disjunctions(self) -> None:
         cp, mgr, routing, solver = self.cp, self.manager, self.routing, self.routing.solver()
-        big = 1 << 32
+        big = self._drop_penalty()
         nv = len(self.problem.vehicles)
         for r, req in enumerate(self.problem.requests):
             p, d = mgr.NodeToIndex(2 * r), mgr.NodeToIndex(2 * r + 1)
@@ -150,6 +151,19 @@ class _Model:
             allowed = [k for k in range(nv) if cp.allowed[k][x]]
             if len(allowed) < nv:
                 routing.VehicleVar(mgr.NodeToIndex(x)).SetValues([-1, *allowed])
+
+
+    def _drop_penalty(self) -> int:
+        """A penalty above any plan's cost, so mandatory work is only dropped when it
+        cannot be served (kept below 2**60 to stay clear of int64 overflow)."""
+        worst = 1
+        for mat in {id(m): m for m in self.cp.cost}.values():
+            arr = np.asarray(mat, dtype=np.int64)
+            finite = arr[arr < NO_PATH]
+            if finite.size:
+                worst = max(worst, int(finite.max()))
+        fixed = max(t.fixed_cost for t in self.problem.vehicle_types)
+        return min(1 << 60, (worst * 4 * (self.n_work + 2) + fixed + self.vehicle_cost) * 2)
 
 
 def ortools_unsupported(problem: Problem) -> str | None:
