@@ -120,6 +120,9 @@ def solve_with_stats(
     routes: list[Route] | None = None
     if engine == "pyvrp":
         routes = _run_pyvrp(problem, cp, params, remaining, vehicle_cost, stats)
+        if routes is None:
+            engine = stats.engine = "lns"
+            remaining = max(0.05, params.time_limit_s - (time.perf_counter() - t0))
     if routes is None:
         routes = _run_lns_ortools(problem, cp, params, remaining, vehicle_cost, stats,
                                   use_ortools=engine == "ortools")
