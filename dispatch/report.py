@@ -242,10 +242,11 @@ def _svg_body(result: SimulationResult, width: int, height: int,
 
 
 def html_map(result: SimulationResult, kpis: dict[str, Any], *, road: RoadGraph | None = None,
-             width: int = 900, height: int = 700) -> str:
+             attribution: str = "", width: int = 900, height: int = 700) -> str:
     """Return a self-contained HTML page with the day's map and the KPI table.
 
-    ``road`` (the region's drive graph) is drawn faintly underneath when given.
+    ``road`` (the region's drive graph) is drawn faintly underneath when given;
+    ``attribution`` (the data sources' required credit) is printed under the map.
     """
     body = "\n".join(_svg_body(result, width, height, road))
     legend = "".join(
@@ -273,22 +274,25 @@ order along the roads; dashed lines are delivery vans. Hover for names.</p>
 </svg>
 <div><h2>KPIs</h2><pre>{html.escape(kpi_table(kpis))}</pre>
 <h2>Vehicles</h2><ul class="legend">{legend}</ul>
-<h2>Notes</h2><ul>{notes}<li>Drones join the fleet in a later issue.</li></ul></div>
-</div></body></html>
+<h2>Notes</h2><ul>{notes}<li>Deliveries go by van; drones are not dispatched yet.</li></ul></div>
+</div>
+<p style="font-size:small;color:#555">{html.escape(attribution)}</p>
+</body></html>
 """
 
 
 def write_report(result: SimulationResult, out: Path, *,
-                 road: RoadGraph | None = None) -> dict[str, Any]:
+                 road: RoadGraph | None = None, attribution: str = "") -> dict[str, Any]:
     """Write kpis.json, report.json, PNG plots and map.html into ``out``; return the KPIs.
 
-    ``road`` (optional) is drawn under the map.
+    ``road`` (optional) is drawn under the map, ``attribution`` printed below it.
     """
     out.mkdir(parents=True, exist_ok=True)
     kpis = compute_kpis(result)
     (out / "kpis.json").write_text(json.dumps(kpis, indent=1), encoding="utf-8")
     write_json(result, kpis, out / "report.json")
     write_plots(result, out)
-    (out / "map.html").write_text(html_map(result, kpis, road=road), encoding="utf-8")
+    page = html_map(result, kpis, road=road, attribution=attribution)
+    (out / "map.html").write_text(page, encoding="utf-8")
     logger.info("wrote report to %s", out)
     return kpis

@@ -42,6 +42,15 @@ logger = logging.getLogger(__name__)
 
 #: Folder of the built-in Kumamoto region.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data" / "kumamoto"
+#: Attribution to show with maps and reports made from the built-in region
+#: (DATA_LICENSES.md has the full list of sources and licences).
+DEFAULT_ATTRIBUTION = (
+    "Roads © OpenStreetMap contributors (ODbL 1.0). "
+    "出典：政府統計の総合窓口(e-Stat)、令和2年国勢調査 地域メッシュ統計. "
+    "出典：熊本市オープンデータ（病院一覧、令和6年2月1日現在）. "
+    "Bus/tram/rail: 熊本都市バス, 熊本バス, 熊本電鉄バス / バスきたくまさん (CC BY 4.0), "
+    "熊本市交通局 (CC BY 2.1 JP), 熊本電鉄 (CC0)."
+)
 #: Bump to invalidate every cache entry (the module sources are hashed as well).
 CACHE_FORMAT = 1
 _CRS = "EPSG:4326"

@@ -62,7 +62,7 @@ def run(options: RunOptions, out: Path) -> dict[str, object]:
     )
     from dispatch.report import kpi_table, write_report
     from dispatch.simulate import SimulationConfig, simulate_day
-    from maps.region import default_region
+    from maps.region import DEFAULT_ATTRIBUTION, default_region
 
     o = options
     t0 = time.perf_counter()
@@ -82,7 +82,7 @@ def run(options: RunOptions, out: Path) -> dict[str, object]:
         delays=o.delays, breakdowns=o.breakdowns,
         reopt_time_limit_s=REOPT_CAP_S, reopt_max_iterations=REOPT_ITERATIONS),
         progress=_progress)
-    kpis = write_report(result, out, road=region.road)
+    kpis = write_report(result, out, road=region.road, attribution=DEFAULT_ATTRIBUTION)
     typer.echo(kpi_table(kpis))
     for note in result.notes:
         typer.echo(f"note: {note}")

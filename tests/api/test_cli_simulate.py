@@ -85,4 +85,5 @@ def test_demo_end_to_end(app: typer.Typer, tmp_path: Path) -> None:
     assert kpis["requests"] == 150 and kpis["deliveries"] == 30
     assert kpis["served"] > 0 and kpis["deliveries_served"] > 0
     assert len(report["records"]) == 180
-    assert "<svg" in (out / "map.html").read_text()
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert "<svg" in page and "OpenStreetMap contributors" in page and "e-Stat" in page
