@@ -19,8 +19,8 @@ class MapDataError(MapsError, ValueError):
     """
 
 
-class UnreachableLocationError(MapsError, ValueError):
-    """Points that lie farther from the road graph than the allowed snap distance.
+class _PointsError(MapsError, ValueError):
+    """Some of the caller's points are unusable; ``indices`` says which.
 
     Parameters
     ----------
@@ -37,19 +37,9 @@ class UnreachableLocationError(MapsError, ValueError):
         super().__init__(message)
 
 
-class InvalidLocationError(MapsError, ValueError):
-    """Points whose coordinates are not finite WGS84 (lon, lat) values.
+class UnreachableLocationError(_PointsError):
+    """Points that lie farther from the road graph than the allowed snap distance."""
 
-    Parameters
-    ----------
-    indices
-        Positions (in the caller's input array) of the offending points.
-    message
-        Human-readable explanation.
-    """
 
-    def __init__(self, indices: Iterable[int], message: str) -> None:
-        arr: npt.NDArray[np.int64] = np.asarray(list(indices), dtype=np.int64)
-        arr.setflags(write=False)
-        self.indices = arr
-        super().__init__(message)
+class InvalidLocationError(_PointsError):
+    """Points whose coordinates are not finite WGS84 (lon, lat) values."""
