@@ -45,6 +45,9 @@ def pyvrp_unsupported(problem: Problem) -> str | None:
             return f"request {req.id} has a maximum ride time"
         if req.skills or req.allowed_vehicles is not None:
             return f"request {req.id} has skills or allowed vehicles"
+        if req.dropoff_window.latest < req.effective_pickup_window.earliest:
+            # PyVRP refuses such a shipment outright; the other engines report it unassigned.
+            return f"request {req.id} must be dropped off before its pickup window opens"
     for job in problem.jobs:
         if job.skills or job.allowed_vehicles is not None:
             return f"job {job.id} has skills or allowed vehicles"

@@ -109,6 +109,20 @@ def test_unreachable_window_comes_back_unassigned_with_a_reason() -> None:
     assert "infeasible" in sol.unassigned[0].reason
 
 
+def test_dropoff_window_before_pickup_window_is_unassigned_not_an_error() -> None:
+    # Found by Hypothesis: PyVRP refuses such a shipment, so `auto` must not hand it over.
+    ok = Request(id="ok", pickup=1, dropoff=2, load=(1, 0))
+    upside_down = Request(id="upside-down", pickup=3, dropoff=4, load=(1, 0),
+                          pickup_window=TimeWindow(earliest=600, latest=900),
+                          dropoff_window=TimeWindow(earliest=0, latest=300))
+    p = _grid_problem(requests=(ok, upside_down))
+    sol = solve(p, SolveParams(time_limit_s=1))
+    assert check(p, sol) == []
+    _served_once(p, sol)
+    assert [(u.kind, u.ref) for u in sol.unassigned] == [(ItemKind.REQUEST, 1)]
+    assert "infeasible" in sol.unassigned[0].reason
+
+
 def test_optional_request_is_left_out_when_cheaper() -> None:
     near = Request(id="near", pickup=1, dropoff=2, load=(1, 0))
     far = Request(id="far", pickup=8, dropoff=6, load=(1, 0), optional=True, penalty=1)
