@@ -171,8 +171,13 @@ def _run_pyvrp(
 ) -> list[Route] | None:
     from routing.pyvrp_solver import solve_pyvrp
 
-    run = solve_pyvrp(problem, cp, time_limit_s=limit, seed=params.seed,
-                      vehicle_cost=vehicle_cost)
+    try:
+        run = solve_pyvrp(problem, cp, time_limit_s=limit, seed=params.seed,
+                          vehicle_cost=vehicle_cost)
+    except (ValueError, RuntimeError) as exc:  # PyVRP rejects some data it cannot model
+        log.warning("PyVRP failed (%s); using the LNS", exc)
+        stats.fallbacks.append(f"pyvrp failed: {exc}")
+        return None
     stats.build_s += run.build_s
     stats.search_s += run.search_s
     if not run.feasible:
