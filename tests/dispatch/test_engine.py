@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -30,9 +31,8 @@ from dispatch.errors import (
     OfferExpiredError,
     UnknownRequestError,
 )
-from dispatch.network import TravelTable, table_from_points
+from dispatch.network import TravelTable
 from dispatch.reoptimize import ReoptParams, reoptimize
-from maps.region import default_region
 from routing.insertion import schedule
 from routing.model import Break, TimeWindow
 
@@ -40,13 +40,9 @@ H = 3600
 
 
 @pytest.fixture(scope="module")
-def table() -> TravelTable:
+def table(stops_table: Callable[[int], TravelTable]) -> TravelTable:
     """A depot and 29 seeded in-area transit stops of the built-in region."""
-    region = default_region()
-    stops = region.stops[region.stops["in_area"]]
-    rng = np.random.default_rng(11)
-    pick = np.sort(rng.choice(len(stops), size=30, replace=False))
-    return table_from_points(region.road, stops[["lon", "lat"]].to_numpy()[pick])
+    return stops_table(11)
 
 
 def _fleet(n: int = 3, vans: int = 1) -> list[VehicleSpec]:

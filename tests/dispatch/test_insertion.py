@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.network import TravelTable, table_from_points
-from maps.region import default_region
+from dispatch.network import TravelTable
 from routing.insertion import (
     STAY,
     Candidate,
@@ -29,14 +28,9 @@ DAY = 8 * 3600
 
 
 @pytest.fixture(scope="module")
-def table() -> TravelTable:
+def table(stops_table: Callable[[int], TravelTable]) -> TravelTable:
     """30 seeded in-area transit stops of the built-in region, real road times."""
-    region = default_region()
-    stops = region.stops[region.stops["in_area"]]
-    rng = np.random.default_rng(7)
-    pick = rng.choice(len(stops), size=30, replace=False)
-    pts = stops[["lon", "lat"]].to_numpy()[np.sort(pick)]
-    return table_from_points(region.road, pts)
+    return stops_table(7)
 
 
 def _cand(table: TravelTable, key: str, a: int, b: int, earliest: int, load: int = 1,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +19,7 @@ from dispatch.engine import (
     StopOption,
     VehicleSpec,
 )
-from dispatch.network import TravelTable, table_from_points
+from dispatch.network import TravelTable
 from dispatch.reoptimize import (
     ReoptParams,
     build_problem,
@@ -27,7 +29,6 @@ from dispatch.reoptimize import (
     reoptimize,
     snapshot,
 )
-from maps.region import default_region
 from routing.check import check
 from routing.insertion import schedule
 from routing.model import Break, TimeWindow
@@ -36,13 +37,9 @@ H = 3600
 
 
 @pytest.fixture(scope="module")
-def table() -> TravelTable:
+def table(stops_table: Callable[[int], TravelTable]) -> TravelTable:
     """A depot and 29 seeded in-area transit stops of the built-in region."""
-    region = default_region()
-    stops = region.stops[region.stops["in_area"]]
-    rng = np.random.default_rng(13)
-    pick = np.sort(rng.choice(len(stops), size=30, replace=False))
-    return table_from_points(region.road, stops[["lon", "lat"]].to_numpy()[pick])
+    return stops_table(13)
 
 
 def _engine(table: TravelTable, seed: int, n: int = 24, vehicles: int = 3) -> Engine:
