@@ -13,6 +13,9 @@ list ordered like ``dimensions`` or an object by dimension name)::
                    "dropoff_window": {"earliest": 34200, "latest": 36000}, ...}],
      "jobs": [{"id": "j1", "location": "home-2", "load": [0, 0], ...}]}
 
+``durations`` and ``distances`` may be left out when the caller passes a
+``build_matrices`` function (``hakobu solve`` builds them on the region's roads).
+
 References between entities use the external string ids; inside :class:`Problem` they
 become indices (a location's id is kept in :attr:`Location.name`). A matrix entry
 ``null`` means no path. Every error is a :class:`ProblemError` whose field is the JSON
@@ -288,8 +291,8 @@ class _Reader:
     def matrices(self, key: str, n: int) -> dict[str, np.ndarray]:
         if key not in self.data:
             msg = ("is missing: give one matrix per profile inline, e.g. "
-                   f'{{"{key}": {{"car": [[...]]}}}} (building matrices from a region is not '
-                   "supported by this reader yet)")
+                   f'{{"{key}": {{"car": [[...]]}}}}, or leave out both matrices to have '
+                   "them built on the region's roads")
             raise ProblemError(key, msg)
         by_profile = _obj(self.data[key], key)
         out = {}
@@ -309,6 +312,12 @@ class _Reader:
         return out
 
 
+#: Builds (durations, distances) per profile for (n, 2) lon/lat points.
+MatrixBuilder = Callable[
+    [np.ndarray, tuple[str, ...]], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
+]
+
+
 _REQUEST_INTS = ("pickup_service_s", "dropoff_service_s", "detour_slack_s", "penalty")
 _REQUEST_FIELDS = (
     "id", "kind", "pickup", "dropoff", "load", "pickup_window", "dropoff_window",
@@ -317,8 +326,18 @@ _REQUEST_FIELDS = (
 )
 
 
-def problem_from_dict(data: Mapping[str, Any]) -> Problem:
+def problem_from_dict(
+    data: Mapping[str, Any], *, build_matrices: MatrixBuilder | None = None
+) -> Problem:
     """Build a :class:`Problem` from the product's problem JSON (already parsed).
+
+    Parameters
+    ----------
+    data
+        The parsed JSON object.
+    build_matrices
+        Called with the locations' ``(n, 2)`` lon/lat array and the profiles the
+        vehicle types use when the JSON gives neither ``durations`` nor ``distances``.
 
     Raises
     ------
@@ -332,13 +351,21 @@ def problem_from_dict(data: Mapping[str, Any]) -> Problem:
     locations = _items(r.data, "locations", r.location)
     if not locations:
         raise ProblemError("locations", "at least one location is needed")
+    vehicle_types = _items(r.data, "vehicle_types", r.vehicle_type)
+    if build_matrices is not None and not {"durations", "distances"} & set(r.data):
+        points = np.array([[loc.lon, loc.lat] for loc in locations], dtype=np.float64)
+        profiles = tuple(sorted({str(t.profile) for t in vehicle_types}))
+        durations, distances = build_matrices(points, profiles)
+    else:
+        durations = r.matrices("durations", len(locations))
+        distances = r.matrices("distances", len(locations))
     return Problem(
         name=str(r.data.get("name") or ""),
         locations=locations,
         dimensions=r.dims,
-        durations=r.matrices("durations", len(locations)),
-        distances=r.matrices("distances", len(locations)),
-        vehicle_types=_items(r.data, "vehicle_types", r.vehicle_type),
+        durations=durations,
+        distances=distances,
+        vehicle_types=vehicle_types,
         vehicles=_items(r.data, "vehicles", r.vehicle),
         requests=_items(r.data, "requests", r.request),
         jobs=_items(r.data, "jobs", r.job),

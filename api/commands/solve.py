@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from routing.io import MatrixBuilder
     from routing.model import Problem
     from routing.solution import Solution
 
@@ -95,11 +98,47 @@ def solve_instance(
     typer.echo(json.dumps(out))
 
 
+def _road_matrices(osm: Path | None) -> MatrixBuilder:
+    """Return a builder of car matrices on the built-in region's roads (or ``osm``'s)."""
+
+    def build(
+        points: np.ndarray, profiles: tuple[str, ...]
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        from maps.errors import MapsError, UnreachableLocationError
+        from maps.matrix import travel_matrices
+        from maps.region import default_region, region_from_files
+        from routing.errors import ProblemError
+        from routing.model import Profile
+
+        other = [p for p in profiles if p != Profile.CAR]
+        if other:
+            msg = (f"no road matrices for profile(s) {other}; give durations and distances "
+                   "inline")
+            raise ProblemError("vehicle_types.profile", msg)
+        typer.echo("... building road travel times for the locations", err=True)
+        try:
+            region = default_region() if osm is None else region_from_files(osm)
+            m = travel_matrices(region.road, points)
+        except UnreachableLocationError as exc:
+            where = ", ".join(f"locations[{i}]" for i in exc.indices[:5])
+            raise ProblemError(where, f"farther from a road than allowed ({exc})") from None
+        except MapsError as exc:
+            raise ProblemError("locations", str(exc)) from None
+        return {Profile.CAR: m.duration_s}, {Profile.CAR: m.distance_m}
+
+    return build
+
+
 def solve_problem(
     problem_path: Annotated[Path, typer.Argument(help="Problem JSON (see README).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the plan JSON.")],
     time_limit: Annotated[float, typer.Option(help="Search time limit in seconds.", min=0.0)] = 5.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    osm: Annotated[
+        Path | None,
+        typer.Option(help="OSM extract whose roads give the matrices when the JSON has none "
+                          "(default: the built-in Kumamoto region)."),
+    ] = None,
 ) -> None:
     """Solve a problem in the product's JSON shape and write the plan JSON."""
     from routing.check import check
@@ -115,7 +154,7 @@ def solve_problem(
     except json.JSONDecodeError as exc:
         raise _fail(f"{problem_path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     try:
-        problem = problem_from_dict(data)
+        problem = problem_from_dict(data, build_matrices=_road_matrices(osm))
     except ProblemError as exc:
         raise _fail(f"{problem_path}: {exc}") from None
     solution = _run_solver(problem, time_limit, seed, "distance")

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api.commands.solve import register
+from api.commands.solve import _road_matrices, register
 from routing.instances import read_instance
 from routing.io import problem_from_dict
 
@@ -143,3 +143,40 @@ def test_checker_agrees_with_the_printed_verdict(
     plan = json.loads(out.read_text(encoding="utf-8"))
     # the summary line on stderr repeats the plan's verdict
     assert f"feasible={plan['summary']['feasible']}" in res.stderr
+
+
+def test_matrices_left_out_are_built_on_the_region_roads(
+    app: typer.Typer, runner: CliRunner, solver: None, tmp_path: Path
+) -> None:
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    inline = problem_from_dict(data)
+    for key in ("durations", "distances"):
+        del data[key]
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(data), encoding="utf-8")
+    # The example's inline matrices came from the built-in road graph: the same come back.
+    built = problem_from_dict(data, build_matrices=_road_matrices(None))
+    assert (built.durations["car"] == inline.durations["car"]).all()
+    assert (built.distances["car"] == inline.distances["car"]).all()
+    out = tmp_path / "plan.json"
+    res = runner.invoke(app, ["solve", str(bare), "-o", str(out), "--time-limit", "1"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text(encoding="utf-8"))["summary"]["feasible"] is True
+
+
+def test_matrices_left_out_need_known_profiles_and_points_near_roads(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    for key in ("durations", "distances"):
+        del data[key]
+    far = json.loads(json.dumps(data))
+    far["locations"][2]["lon"] += 0.5  # 47 km east: off the map
+    drone = json.loads(json.dumps(data))
+    drone["vehicle_types"][0]["profile"] = "drone"
+    for name, bad, field in (("far", far, "locations[2]"),
+                             ("drone", drone, "vehicle_types.profile")):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(bad), encoding="utf-8")
+        res = runner.invoke(app, ["solve", str(path), "-o", str(tmp_path / "p.json")])
+        assert res.exit_code != 0 and field in res.stderr, res.stderr
