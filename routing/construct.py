@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from routing import kernels
 from routing.schedule import (
     INF,
     CompiledProblem,
@@ -41,6 +42,13 @@ MAX_SCHEDULE_TRIES = 4
 
 #: Construction opens every (free) vehicle with one early unit before inserting the rest.
 SEED_EMPTY_ROUTES = True
+
+#: Simulated annealing: start and end of the temperature (see :meth:`Lns.run`).
+ACCEPT_WORSE = 0.001
+COOLING = 0.002
+
+#: Screened positions the compiled insertion schedules before giving up on a route.
+KERNEL_TRIES = 32
 
 
 @dataclass(slots=True)
@@ -144,10 +152,22 @@ class Lns:
             self.penalty[u] = item.penalty if item.optional else big
         self.loc_arr = np.array(cp.loc, dtype=np.int64)
         self.has_breaks = [bool(v.breaks) for v in p.vehicles]
+        firsts = [self.nodes(u)[0] for u in range(self.n_units)]
+        lasts = [self.nodes(u)[-1] for u in range(self.n_units)]
+        self.unit_ends = (
+            np.array([cp.loc[x] for x in firsts], dtype=np.int64).reshape(self.n_units),
+            np.array([cp.loc[x] for x in lasts], dtype=np.int64).reshape(self.n_units),
+            np.array([cp.early[x] for x in firsts], dtype=np.int64).reshape(self.n_units),
+            np.array([cp.late[x] for x in lasts], dtype=np.int64).reshape(self.n_units),
+        )
         self.empty_key = [
             (v.type, v.start, v.end, v.shift, v.max_duration_s, v.breaks,
              tuple(cp.allowed[k])) for k, v in enumerate(p.vehicles)
         ]
+        # Without breaks, scheduling and insertion run compiled (routing.kernels).
+        self.tb = None if any(self.has_breaks) else kernel_tables(self)
+        if self.tb is not None:
+            kernels.seed_rng(seed)
 
     def _big_penalty(self) -> int:
         worst = max((int(c.max()) for c in self.veh.cost), default=1)
@@ -189,6 +209,8 @@ class Lns:
         if self.has_breaks[k]:
             full = place_breaks(self.cp, k, seq)
             return full is not None and schedule_times(self.cp, k, full) is not None
+        if self.tb is not None:
+            return bool(kernels.schedule_ok(np.asarray(seq, dtype=np.int64), k, self.tb))
         return schedule_times(self.cp, k, seq, full=False) is not None
 
     # ------------------------------------------------------------------ insertion
@@ -203,7 +225,10 @@ class Lns:
             cands = self._pair_candidates(nodes[0], nodes[1], k, info)
         else:
             cands = self._single_candidates(nodes[0], k, info)
-        base = self.veh.fixed[k] + self.vehicle_cost if not seq else 0
+        base = 0
+        if not seq:  # an empty route costs nothing, not even its depot arc
+            base = self.veh.fixed[k] + self.vehicle_cost + int(
+                self.veh.cost[k][self.cp.problem.vehicles[k].start, self.veh.end[k]])
         for delta, i, j in cands[:MAX_SCHEDULE_TRIES]:
             if len(nodes) == 2:
                 new = [*seq[:i], nodes[0], *seq[i:j], nodes[1], *seq[j:]]
@@ -303,6 +328,14 @@ class Lns:
         self, routes: list[list[int]], units: list[int], *, regret: bool, noise: float = 0.0,
     ) -> list[int]:
         """Insert ``units`` into ``routes`` (in place); return those that fit nowhere."""
+        if self.tb is not None:
+            pending = list(units)
+            self.rng.shuffle(pending)
+            arr, lens = self._to_arrays(routes)
+            left = kernels.insert_units(arr, lens, np.asarray(pending, dtype=np.int64), self.tb,
+                                        regret, noise, KERNEL_TRIES)
+            self._from_arrays(routes, arr, lens)
+            return [int(u) for u in left]
         infos: dict[int, _RouteInfo] = {}
         cache: dict[tuple[int, int], tuple[int, list[int]] | None] = {}
         pending = list(units)
@@ -367,6 +400,13 @@ class Lns:
         order = sorted(units, key=key)
         if SEED_EMPTY_ROUTES:
             order = self._seed_routes(routes, order)
+        if self.tb is not None:
+            arr, lens = self._to_arrays(routes)
+            rest = kernels.insert_sequential(arr, lens, np.asarray(order, dtype=np.int64),
+                                             self.tb, KERNEL_TRIES)
+            self._from_arrays(routes, arr, lens)
+            left = [int(u) for u in rest]
+            return self.insert_all(routes, left, regret=True) if left else left
         for u in order:
             best: tuple[int, list[int], int] | None = None
             for k in self._candidate_routes(routes):
@@ -381,6 +421,20 @@ class Lns:
             routes[best[2]] = best[1]
             infos.pop(best[2], None)
         return self.insert_all(routes, left, regret=True) if left else left
+
+    def _to_arrays(self, routes: list[list[int]]) -> tuple[IntArr, IntArr]:
+        width = max(1, self.cp.n_nodes)
+        arr = np.zeros((len(routes), width), dtype=np.int64)
+        lens = np.zeros(len(routes), dtype=np.int64)
+        for k, seq in enumerate(routes):
+            arr[k, :len(seq)] = seq
+            lens[k] = len(seq)
+        return arr, lens
+
+    @staticmethod
+    def _from_arrays(routes: list[list[int]], arr: IntArr, lens: IntArr) -> None:
+        for k in range(len(routes)):
+            routes[k] = arr[k, :lens[k]].tolist()
 
     def _seed_routes(self, routes: list[list[int]], order: list[int]) -> list[int]:
         """Start each empty vehicle with one of the earliest units (spreads the work over
@@ -429,10 +483,10 @@ class Lns:
         if not assigned:
             return []
         seed = self.rng.choice(assigned)
-        rel = [(self._relatedness(seed, u), u) for u in assigned]
-        rel.sort()
+        cand = np.array(assigned, dtype=np.int64)
+        rel = self._relatedness(seed, cand)
         chosen: list[int] = []
-        pool = [u for _, u in rel]
+        pool = cand[np.lexsort((cand, rel))].tolist()
         while pool and len(chosen) < q:
             i = int(len(pool) * self.rng.random() ** 4)
             chosen.append(pool.pop(i))
@@ -441,6 +495,22 @@ class Lns:
 
     def remove_worst(self, routes: list[list[int]], q: int) -> list[int]:
         """Remove ``q`` units with the largest cost saving (randomised)."""
+        if self.tb is not None:
+            arr, lens = self._to_arrays(routes)
+            sav = kernels.removal_savings(arr, lens, self.tb)
+            savings = [(int(sav[u]), u) for u in np.nonzero(sav >= 0)[0].tolist()]
+        else:
+            savings = self._savings(routes)
+        savings.sort(reverse=True)
+        pool = [u for _, u in savings]
+        chosen: list[int] = []
+        while pool and len(chosen) < q:
+            i = int(len(pool) * self.rng.random() ** 3)
+            chosen.append(pool.pop(i))
+        self._strip(routes, set(chosen))
+        return chosen
+
+    def _savings(self, routes: list[list[int]]) -> list[tuple[int, int]]:
         savings: list[tuple[int, int]] = []
         for k, seq in enumerate(routes):
             base = self.route_cost(k, seq)
@@ -450,14 +520,7 @@ class Lns:
                     nodes = set(self.nodes(u))
                     savings.append((base - self.route_cost(k, [y for y in seq if y not in nodes]),
                                     u))
-        savings.sort(reverse=True)
-        pool = [u for _, u in savings]
-        chosen: list[int] = []
-        while pool and len(chosen) < q:
-            i = int(len(pool) * self.rng.random() ** 3)
-            chosen.append(pool.pop(i))
-        self._strip(routes, set(chosen))
-        return chosen
+        return savings
 
     def remove_route(self, routes: list[list[int]], q: int) -> list[int]:
         """Empty a random route (the shortest with some probability)."""
@@ -475,15 +538,13 @@ class Lns:
     def _is_first(self, x: int) -> bool:
         return x >= 2 * self.cp.n_requests or x % 2 == 0
 
-    def _relatedness(self, a: int, b: int) -> float:
-        cp = self.cp
+    def _relatedness(self, a: int, others: IntArr) -> FloatArr:
+        """Distance in space (pickups and drop-offs) plus half the distance in time."""
+        first, last, early, late = self.unit_ends
         c = self.veh.cost[0]
-        na, nb = self.nodes(a), self.nodes(b)
-        la, lb = cp.loc[na[0]], cp.loc[nb[0]]
-        ea, eb = cp.loc[na[-1]], cp.loc[nb[-1]]
-        space = float(c[la, lb] + c[ea, eb])
-        tm = abs(cp.early[na[0]] - cp.early[nb[0]]) + abs(cp.late[na[-1]] - cp.late[nb[-1]])
-        return space + 0.5 * float(min(tm, INF))
+        space = c[first[a], first[others]] + c[last[a], last[others]]
+        tm = np.abs(early[a] - early[others]) + np.abs(late[a] - late[others])
+        return space.astype(np.float64) + 0.5 * np.minimum(tm, INF).astype(np.float64)
 
     def _strip(self, routes: list[list[int]], units: set[int]) -> None:
         for k, seq in enumerate(routes):
@@ -527,7 +588,9 @@ class Lns:
         best = ([list(s) for s in routes], list(left), cur_cost)
         cur = best
         n_assigned = self.n_units - len(left)
-        temp0 = max(1.0, 0.05 * cur_cost / max(1, n_assigned) * 2 / math.log(2))
+        # Annealing: at the start a plan ACCEPT_WORSE (fraction of the cost) worse than the
+        # current one is accepted with probability 1/2; the temperature falls by COOLING.
+        temp0 = max(1.0, ACCEPT_WORSE * cur_cost / math.log(2))
         it = improvements = 0
         history = [(time.perf_counter() - t0, cur_cost)]
         ops = (self.remove_random, self.remove_related, self.remove_worst, self.remove_route)
@@ -537,7 +600,7 @@ class Lns:
             if elapsed >= time_limit_s or (max_iterations is not None and it >= max_iterations):
                 break
             frac = elapsed / time_limit_s if max_iterations is None else it / max_iterations
-            temp = temp0 * (0.002 ** frac)
+            temp = temp0 * (COOLING ** frac)
             it += 1
             routes = [list(s) for s in cur[0]]
             q = self.rng.randint(min(2, n_assigned), max(2, min(n_assigned, 4 + n_assigned // 10)))
@@ -565,3 +628,53 @@ def _pairs_ordered(cp: CompiledProblem, seq: list[int]) -> bool:
             return False
         seen.add(x)
     return True
+
+
+def kernel_tables(lns: Lns) -> kernels.Tables:
+    """Flatten the compiled problem of ``lns`` into :class:`routing.kernels.Tables`."""
+    cp, veh = lns.cp, lns.veh
+    p = cp.problem
+    big, nolim = kernels.BIG, kernels.NO_LIMIT
+    node = np.zeros((cp.n_nodes, 6), dtype=np.int64)
+    for x in range(cp.n_nodes):
+        node[x] = (cp.loc[x], cp.early[x], cp.late[x], cp.service[x],
+                   min(cp.ride_limit[x], nolim), cp.partner[x])
+    mats: dict[int, int] = {}
+    tts: list[IntArr] = []
+    ccs: list[IntArr] = []
+    vrow = np.zeros((len(p.vehicles), 7), dtype=np.int64)
+    sig_of: dict[object, int] = {}
+    sig = np.zeros(len(p.vehicles), dtype=np.int64)
+    for k, v in enumerate(p.vehicles):
+        key = id(veh.cost[k]) * 31 + id(veh.travel[k])
+        if key not in mats:
+            mats[key] = len(tts)
+            tts.append(np.minimum(veh.travel[k], big))
+            ccs.append(np.minimum(veh.cost[k], big))
+        dur = nolim if v.max_duration_s is None else v.max_duration_s
+        vrow[k] = (mats[key], v.start, veh.end[k], v.shift.earliest, v.shift.latest, dur,
+                   veh.fixed[k] + lns.vehicle_cost)
+        sig[k] = sig_of.setdefault(lns.empty_key[k], len(sig_of))
+    units = np.full((lns.n_units, 2), -1, dtype=np.int64)
+    for u in range(lns.n_units):
+        nodes = lns.nodes(u)
+        units[u, :len(nodes)] = nodes
+    dims = max(1, len(cp.capacity[0]) if cp.capacity else 1)
+
+    def table(rows: list[tuple[int, ...]], n: int) -> IntArr:
+        out = np.zeros((n, dims), dtype=np.int64)
+        for i, r in enumerate(rows):
+            out[i, :len(r)] = r
+        return out
+
+    return kernels.Tables(
+        node=node, veh=vrow, tt=np.stack(tts) if tts else np.zeros((1, 1, 1), np.int64),
+        cc=np.stack(ccs) if ccs else np.zeros((1, 1, 1), np.int64),
+        delta=table(cp.delta, cp.n_nodes), start_load=table(cp.start_load, cp.n_nodes),
+        cap=table(cp.capacity, len(p.vehicles)),
+        allowed=np.array(cp.allowed, dtype=np.bool_).reshape(len(p.vehicles), cp.n_nodes),
+        unit=units,
+        penalty=np.array([min(x, nolim) for x in lns.penalty], dtype=np.int64).reshape(
+            lns.n_units),
+        sig=sig,
+    )

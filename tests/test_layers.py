@@ -10,7 +10,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = ("maps", "routing", "dispatch", "api")
-ADAPTERS = {"osmnx": {"maps/osm.py"}, "ortools": {"routing/ortools_solver.py"}}
+ADAPTERS = {
+    "osmnx": {"maps/osm.py"},
+    "ortools": {"routing/ortools_solver.py"},
+    "numba": {"routing/kernels.py"},
+}
 
 
 def _imported_roots(path: Path) -> set[str]:

@@ -1,0 +1,601 @@
+"""Compiled (numba) scheduling and insertion for the large-neighbourhood search.
+
+The same rules as :mod:`routing.schedule` and :mod:`routing.construct`, on flat numpy
+tables, compiled with numba: the scheduling test is Cordeau & Laporte's eight-step
+procedure (forward propagation, depot delay by the forward time slack, pickup delays
+while a ride limit is violated), the insertion enumerates every pickup/drop-off slot
+pair of a route, screens it (windows, capacity, a ride-time lower bound) and schedules
+the candidates from the cheapest until one is feasible. Regret-2 and greedy insertion
+of many units run here too, so a ruin-and-recreate iteration costs micro- rather than
+milliseconds. Vehicles with breaks stay on the Python path (:mod:`routing.construct`).
+
+This module is the only one that imports numba. Compiled code is cached on disk next
+to this file (``cache=True``); the first call in a fresh install compiles for a few
+seconds: :func:`warm_up` does it up front.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar, cast
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+IntArr = npt.NDArray[np.int64]
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Matrix entries are clamped to this (unreachable arcs): sums of a few stay in int64.
+BIG = 1 << 52
+#: "No limit" (ride limit, maximum duration).
+NO_LIMIT = 1 << 60
+
+# Columns of ``Tables.node``.
+LOC, EARLY, LATE, SVC, RIDE, PARTNER = range(6)
+# Columns of ``Tables.veh``.
+MAT, START, END, SH_E, SH_L, MAX_DUR, FIXED = range(7)
+
+
+def _jit(f: F) -> F:
+    return cast(F, numba.njit(cache=True, nogil=True)(f))
+
+
+class Tables(NamedTuple):
+    """Flat tables of one compiled problem (see :func:`routing.construct.kernel_tables`).
+
+    ``node``: per node loc, early, late, service, ride limit (pickups; ``NO_LIMIT``
+    otherwise), partner (-1 for jobs). ``veh``: per vehicle matrix id, start location,
+    end location (the virtual zero-cost end for open routes), shift earliest, latest,
+    maximum duration, fixed cost (plus the per-vehicle cost of the vehicles objective).
+    ``tt``/``cc``: travel time and cost matrices per matrix id, with the virtual end as
+    the last row and column. ``delta``/``start_load``: load change per node and
+    dimension, load a delivery job puts on board at the start depot. ``cap``: capacity per
+    vehicle and dimension. ``allowed``: vehicle may serve node. ``unit``: nodes of each
+    unit (second -1 for a job). ``penalty``: cost of leaving a unit out. ``sig``:
+    vehicles with the same signature are interchangeable when empty.
+    """
+
+    node: IntArr
+    veh: IntArr
+    tt: IntArr
+    cc: IntArr
+    delta: IntArr
+    start_load: IntArr
+    cap: IntArr
+    allowed: npt.NDArray[np.bool_]
+    unit: IntArr
+    penalty: IntArr
+    sig: IntArr
+
+
+# --------------------------------------------------------------------------- schedule
+@_jit
+def _propagate(first: int, t: int, tt: IntArr, early: IntArr, svc: IntArr, times: IntArr,
+               tt_end: int) -> int:
+    """Set arrival/begin/departure (rows 0-2 of ``times``) from index ``first`` on."""
+    n = tt.shape[0]
+    for i in range(first, n):
+        a = t + tt[i]
+        times[0, i] = a
+        b = a if a > early[i] else early[i]
+        times[1, i] = b
+        t = b + svc[i]
+        times[2, i] = t
+    return t + tt_end
+
+
+@_jit
+def _forward_slack(i: int, times: IntArr, late: IntArr, pick_of: IntArr, limit: IntArr,
+                   end: int, room_end: int) -> int:
+    """Cordeau's forward time slack at index ``i`` (-1: the depot); see schedule.py."""
+    n = late.shape[0]
+    best = NO_LIMIT
+    waits = 0
+    for j in range(max(i, 0), n):
+        if j > i:
+            waits += times[1, j] - times[0, j]
+        room = late[j] - times[1, j]
+        k = pick_of[j]
+        if 0 <= k < i:
+            r = limit[j] - (times[1, j] - times[2, k])
+            if r < room:
+                room = r
+        cand = waits + (room if room > 0 else 0)
+        if cand < best:
+            best = cand
+            if best <= 0:
+                return 0
+    tail = waits + (room_end if room_end > 0 else 0)
+    return best if best < tail else tail
+
+
+@_jit
+def _ride_violated(times: IntArr, pick_of: IntArr, limit: IntArr) -> bool:
+    for j in range(pick_of.shape[0]):
+        k = pick_of[j]
+        if k >= 0 and times[1, j] - times[2, k] > limit[j]:
+            return True
+    return False
+
+
+@_jit
+def _late_violated(times: IntArr, late: IntArr) -> bool:
+    for i in range(late.shape[0]):
+        if times[1, i] > late[i]:
+            return True
+    return False
+
+
+@_jit
+def schedule_ok(seq: IntArr, k: int, tb: Tables) -> bool:  # noqa: C901
+    """Return whether node sequence ``seq`` has a schedule on vehicle ``k``.
+
+    The verdict of :func:`routing.schedule.schedule_times` with ``full=False``; capacity
+    is not checked here.
+    """
+    n = seq.shape[0]
+    veh = tb.veh[k]
+    mat = tb.tt[veh[MAT]]
+    sh_e, sh_l, max_dur = veh[SH_E], veh[SH_L], veh[MAX_DUR]
+    tt = np.empty(n, np.int64)
+    early = np.empty(n, np.int64)
+    late = np.empty(n, np.int64)
+    svc = np.empty(n, np.int64)
+    prev = veh[START]
+    for i in range(n):
+        row = tb.node[seq[i]]
+        tt[i] = mat[prev, row[LOC]]
+        prev = row[LOC]
+        early[i] = row[EARLY]
+        late[i] = row[LATE]
+        svc[i] = row[SVC]
+    tt_end = mat[prev, veh[END]]
+    times = np.empty((3, n), np.int64)
+    end = _propagate(0, sh_e, tt, early, svc, times, tt_end)
+    if end > sh_l or _late_violated(times, late):
+        return False
+    # The ride pairs: index of the pickup of the drop-off at j, and its limit.
+    pick_of = np.full(n, -1, np.int64)
+    limit = np.full(n, NO_LIMIT, np.int64)
+    any_limit = False
+    for j in range(n):
+        x = seq[j]
+        p = tb.node[x, PARTNER]
+        if p >= 0 and tb.node[x, RIDE] >= NO_LIMIT and tb.node[p, RIDE] < NO_LIMIT:
+            for i in range(j):
+                if seq[i] == p:
+                    pick_of[j] = i
+                    limit[j] = tb.node[p, RIDE]
+                    any_limit = True
+                    break
+    d0 = sh_e
+    if n:
+        wait_total = 0
+        for i in range(n):
+            wait_total += times[1, i] - times[0, i]
+        slack = _forward_slack(-1, times, late, pick_of, limit, end, sh_l - end)
+        shift = slack if slack < wait_total else wait_total
+        if shift > 0:
+            d0 += shift
+            end = _propagate(0, d0, tt, early, svc, times, tt_end)
+    else:
+        end = d0 + tt_end
+    if end - d0 > max_dur:
+        return False
+    if not any_limit or not _ride_violated(times, pick_of, limit):
+        return True
+    # Cordeau's step 7: delay pickups (in order) by their forward slack until no ride
+    # limit is violated.
+    for i in range(n):
+        if tb.node[seq[i], RIDE] >= NO_LIMIT:
+            continue
+        wait_after = 0
+        for j in range(i + 1, n):
+            wait_after += times[1, j] - times[0, j]
+        if wait_after <= 0:
+            continue
+        room = max_dur - (end - d0)
+        slack = _forward_slack(i, times, late, pick_of, limit, end,
+                               min(sh_l - end, room))
+        shift = slack if slack < wait_after else wait_after
+        if shift > 0:
+            times[1, i] += shift
+            times[2, i] = times[1, i] + svc[i]
+            end = _propagate(i + 1, times[2, i], tt, early, svc, times, tt_end)
+            if not _ride_violated(times, pick_of, limit):
+                break
+    if _ride_violated(times, pick_of, limit) or _late_violated(times, late):
+        return False
+    return end <= sh_l and end - d0 <= max_dur
+
+
+# --------------------------------------------------------------------------- insertion
+@_jit
+def _route_arrays(seq: IntArr, k: int, tb: Tables) -> tuple[IntArr, IntArr, IntArr, IntArr,
+                                                             IntArr]:
+    """Slot arrays of a route (slot ``s`` = before ``seq[s]``): previous and next
+    location, earliest departure from the previous stop, latest begin at the next stop
+    (windows and shift only) and the load on the arc."""
+    m = seq.shape[0]
+    veh = tb.veh[k]
+    mat = tb.tt[veh[MAT]]
+    prv = np.empty(m + 1, np.int64)
+    nxt = np.empty(m + 1, np.int64)
+    prv[0] = veh[START]
+    for s in range(m):
+        loc = tb.node[seq[s], LOC]
+        nxt[s] = loc
+        prv[s + 1] = loc
+    nxt[m] = veh[END]
+    e_dep = np.empty(m + 1, np.int64)
+    d = veh[SH_E]
+    e_dep[0] = d
+    for s in range(m):
+        row = tb.node[seq[s]]
+        a = d + mat[prv[s], row[LOC]]
+        b = a if a > row[EARLY] else row[EARLY]
+        d = b + row[SVC]
+        e_dep[s + 1] = d
+    l_next = np.empty(m + 1, np.int64)
+    l_next[m] = veh[SH_L]
+    for s in range(m - 1, -1, -1):
+        row = tb.node[seq[s]]
+        room = l_next[s + 1] - mat[row[LOC], nxt[s + 1]] - row[SVC]
+        l_next[s] = row[LATE] if row[LATE] < room else room
+    dims = tb.cap.shape[1]
+    load = np.zeros((m + 1, dims), np.int64)
+    for s in range(m):
+        for q in range(dims):
+            load[0, q] += tb.start_load[seq[s], q]
+    for s in range(m):
+        for q in range(dims):
+            load[s + 1, q] = load[s, q] + tb.delta[seq[s], q]
+    return prv, nxt, e_dep, l_next, load
+
+
+@_jit
+def _fits(load_row: IntArr, add: IntArr, cap_row: IntArr) -> bool:
+    for q in range(cap_row.shape[0]):
+        if load_row[q] + add[q] > cap_row[q]:
+            return False
+    return True
+
+
+@_jit
+def _slot_screen(x: int, k: int, tb: Tables, ra: tuple[IntArr, IntArr, IntArr, IntArr, IntArr]
+                 ) -> tuple[IntArr, IntArr, npt.NDArray[np.bool_]]:
+    """Per slot: cost of putting node ``x`` there alone, its departure, window screen."""
+    prv, nxt, e_dep, l_next, _ = ra
+    veh = tb.veh[k]
+    mat, cost = tb.tt[veh[MAT]], tb.cc[veh[MAT]]
+    row = tb.node[x]
+    lx = row[LOC]
+    m1 = prv.shape[0]
+    dcost = np.empty(m1, np.int64)
+    dep = np.empty(m1, np.int64)
+    ok = np.empty(m1, np.bool_)
+    for s in range(m1):
+        dcost[s] = cost[prv[s], lx] + cost[lx, nxt[s]] - cost[prv[s], nxt[s]]
+        a = e_dep[s] + mat[prv[s], lx]
+        b = a if a > row[EARLY] else row[EARLY]
+        dep[s] = b + row[SVC]
+        ok[s] = b <= row[LATE] and dep[s] + mat[lx, nxt[s]] <= l_next[s]
+    return dcost, dep, ok
+
+
+@_jit
+def _new_seq(seq: IntArr, a: int, i: int, b: int, j: int) -> IntArr:
+    """``seq`` with node ``a`` before index ``i`` and (if ``b >= 0``) ``b`` before ``j``."""
+    m = seq.shape[0]
+    out = np.empty(m + (2 if b >= 0 else 1), np.int64)
+    w = 0
+    for s in range(m + 1):
+        if s == i:
+            out[w] = a
+            w += 1
+        if b >= 0 and s == j:
+            out[w] = b
+            w += 1
+        if s < m:
+            out[w] = seq[s]
+            w += 1
+    return out
+
+
+@_jit
+def _pair_candidates(p: int, d: int, k: int, tb: Tables,
+                     ra: tuple[IntArr, IntArr, IntArr, IntArr, IntArr]
+                     ) -> tuple[IntArr, IntArr, IntArr]:
+    """Screened (cost, i, j) of request (``p``, ``d``) in a route, unsorted."""
+    prv, nxt, e_dep, l_next, load = ra
+    veh = tb.veh[k]
+    mat, cost = tb.tt[veh[MAT]], tb.cc[veh[MAT]]
+    m1 = prv.shape[0]
+    cost_p, dep_p, ok_p = _slot_screen(p, k, tb, ra)
+    cost_d, _, ok_d = _slot_screen(d, k, tb, ra)
+    cap_ok = np.empty(m1, np.bool_)
+    for s in range(m1):
+        cap_ok[s] = _fits(load[s], tb.delta[p], tb.cap[k])
+    rp, rd = tb.node[p], tb.node[d]
+    lp, ld, lim = rp[LOC], rd[LOC], rp[RIDE]
+    n_max = m1 * (m1 + 1) // 2
+    c_out = np.empty(n_max, np.int64)
+    i_out = np.empty(n_max, np.int64)
+    j_out = np.empty(n_max, np.int64)
+    w = 0
+    for i in range(m1):
+        if not (ok_p[i] and cap_ok[i]):
+            continue
+        lat_p = min(rp[LATE], l_next[i] - mat[lp, nxt[i]] - rp[SVC]) + rp[SVC]
+        # Same slot: pickup directly followed by its drop-off.
+        beg_d = max(dep_p[i] + mat[lp, ld], rd[EARLY])
+        if beg_d <= rd[LATE] and beg_d + rd[SVC] + mat[ld, nxt[i]] <= l_next[i]:
+            c_out[w] = (cost[prv[i], lp] + cost[lp, ld] + cost[ld, nxt[i]]
+                        - cost[prv[i], nxt[i]])
+            i_out[w] = i
+            j_out[w] = i
+            w += 1
+        for j in range(i + 1, m1):
+            if not cap_ok[j]:
+                break
+            if not ok_d[j]:
+                continue
+            if lim < NO_LIMIT:
+                beg_lb = max(e_dep[j] + mat[prv[j], ld], rd[EARLY])
+                if beg_lb - lat_p > lim:
+                    continue
+            c_out[w] = cost_p[i] + cost_d[j]
+            i_out[w] = i
+            j_out[w] = j
+            w += 1
+    return c_out[:w], i_out[:w], j_out[:w]
+
+
+@_jit
+def _single_candidates(x: int, k: int, tb: Tables,
+                       ra: tuple[IntArr, IntArr, IntArr, IntArr, IntArr]
+                       ) -> tuple[IntArr, IntArr, IntArr]:
+    """Screened (cost, i, i) of job node ``x`` in a route, unsorted."""
+    load = ra[4]
+    cost_x, _, ok = _slot_screen(x, k, tb, ra)
+    m1 = ok.shape[0]
+    delivery = False
+    for q in range(tb.cap.shape[1]):
+        if tb.start_load[x, q] != 0:
+            delivery = True
+    if delivery:
+        # Its load rides on every arc from the start depot to the job.
+        for s in range(m1):
+            if not _fits(load[s], tb.start_load[x], tb.cap[k]):
+                for r in range(s, m1):
+                    ok[r] = False
+                break
+    else:
+        # A pickup job's load rides on every arc from the job to the end.
+        for s in range(m1 - 1, -1, -1):
+            if not _fits(load[s], tb.delta[x], tb.cap[k]):
+                for r in range(s + 1):
+                    ok[r] = False
+                break
+    idx = np.nonzero(ok)[0]
+    return cost_x[idx], idx.astype(np.int64), idx.astype(np.int64)
+
+
+@_jit
+def best_insertion(u: int, k: int, seq: IntArr, tb: Tables, max_tries: int
+                   ) -> tuple[int, int, int]:
+    """Cheapest feasible insertion of unit ``u`` in route ``k``: (cost delta, i, j).
+
+    ``i`` and ``j`` are the slots of the pickup and drop-off (equal for a job and for a
+    drop-off right after its pickup); cost -1 with i = -1 when none of the ``max_tries``
+    cheapest screened positions schedules. The cost is the change of the route's cost,
+    fixed cost included when the route was empty.
+    """
+    a, b = tb.unit[u, 0], tb.unit[u, 1]
+    if not tb.allowed[k, a]:
+        return -1, -1, -1
+    ra = _route_arrays(seq, k, tb)
+    if b >= 0:
+        costs, ii, jj = _pair_candidates(a, b, k, tb, ra)
+    else:
+        costs, ii, jj = _single_candidates(a, k, tb, ra)
+    base = 0
+    if seq.shape[0] == 0:  # an empty route costs nothing, not even its depot arc
+        veh = tb.veh[k]
+        base = veh[FIXED] + tb.cc[veh[MAT], veh[START], veh[END]]
+    order = np.argsort(costs, kind="mergesort")
+    for t in range(min(max_tries, order.shape[0])):
+        o = order[t]
+        new = _new_seq(seq, a, ii[o], b, jj[o])
+        if schedule_ok(new, k, tb):
+            return costs[o] + base, ii[o], jj[o]
+    return -1, -1, -1
+
+
+@_jit
+def _apply(routes: IntArr, lens: IntArr, k: int, u: int, i: int, j: int, tb: Tables) -> None:
+    new = _new_seq(routes[k, :lens[k]], tb.unit[u, 0], i, tb.unit[u, 1], j)
+    routes[k, :new.shape[0]] = new
+    lens[k] = new.shape[0]
+
+
+@_jit
+def _candidate_routes(lens: IntArr, tb: Tables) -> IntArr:
+    """Every used route plus the first empty vehicle of each signature."""
+    n_k = lens.shape[0]
+    seen = np.zeros(tb.sig.max() + 1 if n_k else 1, np.bool_)
+    out = np.empty(n_k, np.int64)
+    w = 0
+    for k in range(n_k):
+        if lens[k] > 0:
+            out[w] = k
+            w += 1
+        elif not seen[tb.sig[k]]:
+            seen[tb.sig[k]] = True
+            out[w] = k
+            w += 1
+    return out[:w]
+
+
+@_jit
+def insert_units(routes: IntArr, lens: IntArr, units: IntArr, tb: Tables,
+                 regret: bool, noise: float, max_tries: int) -> IntArr:
+    """Insert ``units`` (in place) by regret-2 or greedy insertion; return those left.
+
+    Each round inserts the unit with the largest regret (second-best minus best cost,
+    the penalty standing in for a missing second option) or, greedy, the cheapest; costs
+    are multiplied by ``1 + noise * U(0, 1)`` when ``noise`` > 0. Insertions are cached
+    per (unit, route) and recomputed only for the route that changed.
+    """
+    n_u = units.shape[0]
+    n_k = lens.shape[0]
+    c_cost = np.zeros((n_u, n_k), np.int64)
+    c_i = np.full((n_u, n_k), -2, np.int64)  # -2: not computed, -1: infeasible
+    c_j = np.zeros((n_u, n_k), np.int64)
+    pending = np.ones(n_u, np.bool_)
+    left = n_u
+    while left > 0:
+        cands = _candidate_routes(lens, tb)
+        best_u, best_k = -1, -1
+        best_score = -np.inf
+        for x in range(n_u):
+            if not pending[x]:
+                continue
+            u = units[x]
+            v1 = np.inf
+            v2 = np.inf
+            k1 = -1
+            for k in cands:
+                if c_i[x, k] == -2:
+                    c, i, j = best_insertion(u, k, routes[k, :lens[k]], tb, max_tries)
+                    c_cost[x, k], c_i[x, k], c_j[x, k] = c, i, j
+                if c_i[x, k] < 0:
+                    continue
+                val = float(c_cost[x, k])
+                if noise > 0.0:
+                    val *= 1.0 + noise * np.random.random()
+                if val < v1:
+                    v2 = v1
+                    v1 = val
+                    k1 = k
+                elif val < v2:
+                    v2 = val
+            if k1 < 0:
+                continue
+            second = v2 if v2 < np.inf else float(tb.penalty[u])
+            score = second - v1 if regret else -v1
+            if score > best_score:
+                best_score, best_u, best_k = score, x, k1
+        if best_u < 0:
+            break
+        _apply(routes, lens, best_k, units[best_u], c_i[best_u, best_k], c_j[best_u, best_k],
+               tb)
+        pending[best_u] = False
+        left -= 1
+        c_i[:, best_k] = -2
+    return units[pending]
+
+
+@_jit
+def insert_sequential(routes: IntArr, lens: IntArr, units: IntArr, tb: Tables,
+                      max_tries: int) -> IntArr:
+    """Insert ``units`` one by one, in the given order, each at its cheapest feasible
+    position over all routes; return those that fit nowhere."""
+    left = np.ones(units.shape[0], np.bool_)
+    for x in range(units.shape[0]):
+        u = units[x]
+        best_c, best_k, best_i, best_j = -1, -1, -1, -1
+        for k in _candidate_routes(lens, tb):
+            c, i, j = best_insertion(u, k, routes[k, :lens[k]], tb, max_tries)
+            if i >= 0 and (best_k < 0 or c < best_c):
+                best_c, best_k, best_i, best_j = c, k, i, j
+        if best_k >= 0:
+            _apply(routes, lens, best_k, u, best_i, best_j, tb)
+            left[x] = False
+    return units[left]
+
+
+@_jit
+def seed_rng(seed: int) -> None:
+    """Seed numba's own random generator (used for insertion noise)."""
+    np.random.seed(seed)
+
+
+_READY: list[bool] = []
+
+
+def warm_up() -> None:
+    """Compile every kernel (or load it from the on-disk cache), once per process.
+
+    All tables have the same numba types whatever the problem, so a tiny dummy problem
+    compiles them for every later call; :func:`routing.solve.solve` calls this before
+    its clock starts.
+    """
+    if _READY:
+        return
+    one = np.zeros((1, 1), np.int64)
+    tb = Tables(node=np.array([[0, 0, 10, 0, NO_LIMIT, -1]], np.int64),
+                veh=np.array([[0, 0, 0, 0, 100, NO_LIMIT, 0]], np.int64),
+                tt=np.zeros((1, 1, 1), np.int64), cc=np.zeros((1, 1, 1), np.int64),
+                delta=one, start_load=one, cap=np.ones((1, 1), np.int64),
+                allowed=np.ones((1, 1), np.bool_), unit=np.array([[0, -1]], np.int64),
+                penalty=np.ones(1, np.int64), sig=np.zeros(1, np.int64))
+    routes = np.zeros((1, 2), np.int64)
+    lens = np.zeros(1, np.int64)
+    units = np.zeros(1, np.int64)
+    insert_units(routes, lens, units, tb, True, 0.1, 4)
+    lens[0] = 0
+    insert_sequential(routes, lens, units, tb, 4)
+    removal_savings(routes, lens, tb)
+    schedule_ok(routes[0, :1], 0, tb)
+    _READY.append(True)
+
+
+@_jit
+def removal_savings(routes: IntArr, lens: IntArr, tb: Tables) -> IntArr:
+    """Per unit: the route cost saved by taking it out of its route (-1 if unrouted)."""
+    out = np.full(tb.unit.shape[0], -1, np.int64)
+    node_unit = np.empty(tb.node.shape[0], np.int64)
+    for u in range(tb.unit.shape[0]):
+        for c in range(2):
+            if tb.unit[u, c] >= 0:
+                node_unit[tb.unit[u, c]] = u
+    for k in range(lens.shape[0]):
+        m = lens[k]
+        if m == 0:
+            continue
+        veh = tb.veh[k]
+        cost = tb.cc[veh[MAT]]
+        seq = routes[k, :m]
+        full = _arc_cost(seq, -1, node_unit, veh, cost, tb)
+        for s in range(m):
+            u = node_unit[seq[s]]
+            if out[u] < 0:
+                if _only_unit(seq, u, node_unit):  # an emptied route costs nothing
+                    out[u] = full + veh[FIXED]
+                else:
+                    out[u] = full - _arc_cost(seq, u, node_unit, veh, cost, tb)
+    return out
+
+
+@_jit
+def _arc_cost(seq: IntArr, skip: int, node_unit: IntArr, veh: IntArr, cost: IntArr,
+              tb: Tables) -> int:
+    total = 0
+    prev = veh[START]
+    for s in range(seq.shape[0]):
+        if node_unit[seq[s]] == skip:
+            continue
+        loc = tb.node[seq[s], LOC]
+        total += cost[prev, loc]
+        prev = loc
+    return total + cost[prev, veh[END]]
+
+
+@_jit
+def _only_unit(seq: IntArr, u: int, node_unit: IntArr) -> bool:
+    for s in range(seq.shape[0]):
+        if node_unit[seq[s]] != u:
+            return False
+    return True

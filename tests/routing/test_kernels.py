@@ -1,0 +1,110 @@
+"""The compiled kernels agree with the Python scheduler and with brute-force insertion."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from routing import kernels
+from routing.construct import Lns
+from routing.model import Problem
+from routing.schedule import compile_problem, schedule_times, sequence_load_ok
+from routing.solution import StopKind
+from tests.routing.test_check import assignments, problems
+
+ALL = 10**6  # schedule every screened position (exact cheapest insertion)
+
+
+def _no_breaks(problem: Problem) -> Problem:
+    vehicles = tuple(dataclasses.replace(v, breaks=()) for v in problem.vehicles)
+    return dataclasses.replace(problem, vehicles=vehicles)
+
+
+def _node(nr: int, kind: StopKind, ref: int) -> int:
+    if kind is StopKind.PICKUP:
+        return 2 * ref
+    if kind is StopKind.DROPOFF:
+        return 2 * ref + 1
+    return 2 * nr + ref
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_schedule_verdict_equals_the_python_scheduler(data: st.DataObject) -> None:
+    problem = _no_breaks(data.draw(problems()))
+    cp = compile_problem(problem)
+    lns = Lns(cp)
+    assert lns.tb is not None
+    for k, stops in enumerate(data.draw(assignments(problem))):
+        seq = [_node(cp.n_requests, kind, ref) for kind, ref in stops if kind is not
+               StopKind.BREAK]
+        expected = schedule_times(cp, k, seq, full=False) is not None
+        got = kernels.schedule_ok(np.asarray(seq, dtype=np.int64), k, lns.tb)
+        assert got == expected, (k, seq)
+
+
+def _brute_force(lns: Lns, u: int, k: int, seq: list[int]) -> int | None:
+    """Cheapest feasible insertion of unit ``u`` by trying every position."""
+    nodes = lns.nodes(u)
+    if not lns.cp.allowed[k][nodes[0]]:
+        return None
+    base = lns.route_cost(k, seq)
+    best: int | None = None
+    for i in range(len(seq) + 1):
+        for j in range(i, len(seq) + 1) if len(nodes) == 2 else [i]:
+            new = list(seq)
+            if len(nodes) == 2:
+                new.insert(j, nodes[1])
+            new.insert(i, nodes[0])
+            if not sequence_load_ok(lns.cp, k, new):
+                continue
+            if schedule_times(lns.cp, k, new, full=False) is None:
+                continue
+            delta = lns.route_cost(k, new) - base
+            if best is None or delta < best:
+                best = delta
+    return best
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_best_insertion_is_the_brute_force_optimum(data: st.DataObject) -> None:
+    problem = _no_breaks(data.draw(problems()))
+    cp = compile_problem(problem)
+    lns = Lns(cp)
+    assert lns.tb is not None
+    routes = [[_node(cp.n_requests, kind, ref) for kind, ref in stops]
+              for stops in data.draw(assignments(problem))]
+    placed = {lns.unit_of(x) for seq in routes for x in seq}
+    for u in (u for u in range(lns.n_units) if u not in placed):
+        for k, seq in enumerate(routes):
+            if seq and not lns.feasible(k, seq):
+                continue  # insertion starts from a feasible route
+            expected = _brute_force(lns, u, k, seq)
+            cost, i, j = kernels.best_insertion(u, k, np.asarray(seq, dtype=np.int64), lns.tb,
+                                                ALL)
+            if expected is None:
+                assert i < 0
+                continue
+            assert i >= 0
+            fixed = lns.veh.fixed[k] if not seq else 0
+            assert cost - fixed == expected
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_removal_savings_match_route_costs(data: st.DataObject) -> None:
+    problem = _no_breaks(data.draw(problems()))
+    cp = compile_problem(problem)
+    lns = Lns(cp)
+    assert lns.tb is not None
+    routes = [[_node(cp.n_requests, kind, ref) for kind, ref in stops]
+              for stops in data.draw(assignments(problem))]
+    arr, lens = lns._to_arrays(routes)
+    got = kernels.removal_savings(arr, lens, lns.tb)
+    expected = dict((u, s) for s, u in lns._savings(routes))
+    for u in range(lns.n_units):
+        assert got[u] == expected.get(u, -1)
