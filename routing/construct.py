@@ -44,8 +44,14 @@ MAX_SCHEDULE_TRIES = 4
 SEED_EMPTY_ROUTES = True
 
 #: Simulated annealing: start and end of the temperature (see :meth:`Lns.run`).
-ACCEPT_WORSE = 0.001
+ACCEPT_WORSE = 0.05
 COOLING = 0.002
+#: A ruin removes between 2 and 4 + this fraction of the assigned units.
+REMOVE_FRACTION = 0.25
+#: Relative weights of the ruin operators: random, related, worst, whole route.
+REMOVAL_WEIGHTS = (3.0, 4.0, 2.0, 0.5)
+#: Iterations per compiled chunk at the start (adapted to about 10-40 ms per chunk).
+CHUNK = 8
 
 #: Screened positions the compiled insertion schedules before giving up on a route.
 KERNEL_TRIES = 32
@@ -60,6 +66,7 @@ class LnsResult:
     cost: int
     iterations: int
     improvements: int = 0
+    construct_s: float = 0.0
     history: list[tuple[float, int]] = field(default_factory=list)
 
 
@@ -584,6 +591,8 @@ class Lns:
         routes, todo = self.repair_initial(initial) if initial else ([[] for _ in range(nv)],
                                                                       list(range(self.n_units)))
         left = self.construct(routes, todo)
+        if self.tb is not None:
+            return self._run_compiled(routes, left, t0, time_limit_s, max_iterations)
         cur_cost = self.total_cost(routes, left)
         best = ([list(s) for s in routes], list(left), cur_cost)
         cur = best
@@ -594,7 +603,7 @@ class Lns:
         it = improvements = 0
         history = [(time.perf_counter() - t0, cur_cost)]
         ops = (self.remove_random, self.remove_related, self.remove_worst, self.remove_route)
-        weights = (3.0, 4.0, 2.0, 0.5)
+        weights = REMOVAL_WEIGHTS
         while n_assigned > 0:
             elapsed = time.perf_counter() - t0
             if elapsed >= time_limit_s or (max_iterations is not None and it >= max_iterations):
@@ -603,7 +612,8 @@ class Lns:
             temp = temp0 * (COOLING ** frac)
             it += 1
             routes = [list(s) for s in cur[0]]
-            q = self.rng.randint(min(2, n_assigned), max(2, min(n_assigned, 4 + n_assigned // 10)))
+            q_max = max(2, min(n_assigned, 4 + int(n_assigned * REMOVE_FRACTION)))
+            q = self.rng.randint(min(2, n_assigned), q_max)
             op = self.rng.choices(ops, weights)[0]
             removed = op(routes, q)
             left = self.insert_all(routes, list(cur[1]) + removed, regret=self.rng.random() < 0.5,
@@ -617,7 +627,57 @@ class Lns:
                     history.append((time.perf_counter() - t0, cost))
         log.debug("LNS: %d iterations, %d improvements, cost %d", it, improvements, best[2])
         return LnsResult(routes=best[0], unassigned=sorted(best[1]), cost=best[2], iterations=it,
-                         improvements=improvements, history=history)
+                         improvements=improvements, history=history,
+                         construct_s=history[0][0])
+
+
+    def _arc_total(self, routes: list[list[int]]) -> int:
+        """Arc costs of the routes (no fixed or per-vehicle costs, no penalties)."""
+        return sum(self.route_cost(k, s) - self.veh.fixed[k] - self.vehicle_cost
+                   for k, s in enumerate(routes) if s)
+
+    def _run_compiled(
+        self, routes: list[list[int]], left: list[int], t0: float, time_limit_s: float,
+        max_iterations: int | None,
+    ) -> LnsResult:
+        """The search loop of :meth:`run` in :func:`routing.kernels.lns_chunk`, called in
+        chunks of iterations between which the wall clock and temperature are updated."""
+        tb = self.tb
+        assert tb is not None
+        arr, lens = self._to_arrays(routes)
+        out = np.zeros(self.n_units, dtype=np.bool_)
+        out[left] = True
+        cost = int(kernels.plan_cost(arr, lens, out, tb))
+        st = kernels.SearchState(arr, lens, out, arr.copy(), lens.copy(), out.copy(),
+                                 np.array([cost, cost, 0], dtype=np.int64),
+                                 np.array(REMOVAL_WEIGHTS, dtype=np.float64))
+        n_assigned = self.n_units - len(left)
+        temp0 = max(1.0, ACCEPT_WORSE * self._arc_total(routes) / math.log(2))
+        q_max = max(2, min(n_assigned, 4 + int(n_assigned * REMOVE_FRACTION)))
+        history = [(time.perf_counter() - t0, cost)]
+        it = improvements = 0
+        chunk = CHUNK
+        while n_assigned > 0:
+            elapsed = time.perf_counter() - t0
+            if elapsed >= time_limit_s or (max_iterations is not None and it >= max_iterations):
+                break
+            frac = elapsed / time_limit_s if max_iterations is None else it / max_iterations
+            n = chunk if max_iterations is None else min(CHUNK, max_iterations - it)
+            tc = time.perf_counter()
+            found = kernels.lns_chunk(st, tb, n, temp0 * COOLING ** frac, q_max, KERNEL_TRIES)
+            it += n
+            if found:
+                improvements += found
+                history.append((time.perf_counter() - t0, int(st.counters[1])))
+            dt = time.perf_counter() - tc
+            chunk = chunk * 2 if dt < 0.01 else max(1, chunk // 2) if dt > 0.04 else chunk
+        best = [st.best_routes[k, :st.best_lens[k]].tolist() for k in range(len(routes))]
+        unassigned = np.nonzero(st.best_out)[0].tolist()
+        log.debug("LNS: %d iterations, %d improvements, cost %d", it, improvements,
+                  st.counters[1])
+        return LnsResult(routes=best, unassigned=unassigned, cost=int(st.counters[1]),
+                         iterations=it, improvements=improvements, history=history,
+                         construct_s=history[0][0])
 
 
 def _pairs_ordered(cp: CompiledProblem, seq: list[int]) -> bool:

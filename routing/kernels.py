@@ -31,6 +31,9 @@ BIG = 1 << 52
 #: "No limit" (ride limit, maximum duration).
 NO_LIMIT = 1 << 60
 
+#: Insertion tries found by a linear scan before sorting all candidates.
+SCAN_TRIES = 3
+
 # Columns of ``Tables.node``.
 LOC, EARLY, LATE, SVC, RIDE, PARTNER = range(6)
 # Columns of ``Tables.veh``.
@@ -392,10 +395,17 @@ def best_insertion(u: int, k: int, seq: IntArr, tb: Tables, max_tries: int
     cheapest screened positions schedules. The cost is the change of the route's cost,
     fixed cost included when the route was empty.
     """
-    a, b = tb.unit[u, 0], tb.unit[u, 1]
-    if not tb.allowed[k, a]:
+    if not tb.allowed[k, tb.unit[u, 0]]:
         return -1, -1, -1
-    ra = _route_arrays(seq, k, tb)
+    return _evaluate(u, k, seq, tb, _route_arrays(seq, k, tb), max_tries)
+
+
+@_jit
+def _evaluate(u: int, k: int, seq: IntArr, tb: Tables,
+              ra: tuple[IntArr, IntArr, IntArr, IntArr, IntArr], max_tries: int
+              ) -> tuple[int, int, int]:
+    """:func:`best_insertion` on precomputed slot arrays ``ra`` of the route."""
+    a, b = tb.unit[u, 0], tb.unit[u, 1]
     if b >= 0:
         costs, ii, jj = _pair_candidates(a, b, k, tb, ra)
     else:
@@ -404,13 +414,53 @@ def best_insertion(u: int, k: int, seq: IntArr, tb: Tables, max_tries: int
     if seq.shape[0] == 0:  # an empty route costs nothing, not even its depot arc
         veh = tb.veh[k]
         base = veh[FIXED] + tb.cc[veh[MAT], veh[START], veh[END]]
-    order = np.argsort(costs, kind="mergesort")
-    for t in range(min(max_tries, order.shape[0])):
-        o = order[t]
+    n = costs.shape[0]
+    used = np.zeros(n, np.bool_)
+    order = np.empty(0, np.int64)
+    for t in range(min(max_tries, n)):
+        if t < SCAN_TRIES:
+            # The first tries pick the cheapest by a scan (most succeed at once); the same
+            # order as the stable sort used after them.
+            o = -1
+            for c in range(n):
+                if not used[c] and (o < 0 or costs[c] < costs[o]):
+                    o = c
+            used[o] = True
+        else:
+            if t == SCAN_TRIES:
+                order = np.argsort(costs, kind="mergesort")
+            o = order[t]
         new = _new_seq(seq, a, ii[o], b, jj[o])
         if schedule_ok(new, k, tb):
             return costs[o] + base, ii[o], jj[o]
     return -1, -1, -1
+
+
+@_jit
+def _new_cache(width: int, n_k: int, dims: int
+               ) -> tuple[IntArr, IntArr, IntArr, IntArr, IntArr, npt.NDArray[np.bool_]]:
+    """Buffers of the slot arrays of every route, and which rows are up to date."""
+    return (np.zeros((n_k, width), np.int64), np.zeros((n_k, width), np.int64),
+            np.zeros((n_k, width), np.int64), np.zeros((n_k, width), np.int64),
+            np.zeros((n_k, width, dims), np.int64), np.zeros(n_k, np.bool_))
+
+
+@_jit
+def _cached_arrays(seq: IntArr, k: int, tb: Tables,
+                   cache: tuple[IntArr, IntArr, IntArr, IntArr, IntArr, npt.NDArray[np.bool_]]
+                   ) -> tuple[IntArr, IntArr, IntArr, IntArr, IntArr]:
+    """The slot arrays of route ``k``, recomputed only after the route changed."""
+    prv, nxt, e_dep, l_next, load, valid = cache
+    m1 = seq.shape[0] + 1
+    if not valid[k]:
+        a, b, c, d, e = _route_arrays(seq, k, tb)
+        prv[k, :m1] = a
+        nxt[k, :m1] = b
+        e_dep[k, :m1] = c
+        l_next[k, :m1] = d
+        load[k, :m1] = e
+        valid[k] = True
+    return prv[k, :m1], nxt[k, :m1], e_dep[k, :m1], l_next[k, :m1], load[k, :m1]
 
 
 @_jit
@@ -455,6 +505,7 @@ def insert_units(routes: IntArr, lens: IntArr, units: IntArr, tb: Tables,
     c_j = np.zeros((n_u, n_k), np.int64)
     pending = np.ones(n_u, np.bool_)
     left = n_u
+    cache = _new_cache(routes.shape[1] + 3, n_k, tb.cap.shape[1])
     while left > 0:
         cands = _candidate_routes(lens, tb)
         best_u, best_k = -1, -1
@@ -468,7 +519,12 @@ def insert_units(routes: IntArr, lens: IntArr, units: IntArr, tb: Tables,
             k1 = -1
             for k in cands:
                 if c_i[x, k] == -2:
-                    c, i, j = best_insertion(u, k, routes[k, :lens[k]], tb, max_tries)
+                    if tb.allowed[k, tb.unit[u, 0]]:
+                        seq = routes[k, :lens[k]]
+                        c, i, j = _evaluate(u, k, seq, tb, _cached_arrays(seq, k, tb, cache),
+                                          max_tries)
+                    else:
+                        c, i, j = -1, -1, -1
                     c_cost[x, k], c_i[x, k], c_j[x, k] = c, i, j
                 if c_i[x, k] < 0:
                     continue
@@ -494,6 +550,7 @@ def insert_units(routes: IntArr, lens: IntArr, units: IntArr, tb: Tables,
         pending[best_u] = False
         left -= 1
         c_i[:, best_k] = -2
+        cache[5][best_k] = False
     return units[pending]
 
 
@@ -549,6 +606,11 @@ def warm_up() -> None:
     insert_sequential(routes, lens, units, tb, 4)
     removal_savings(routes, lens, tb)
     schedule_ok(routes[0, :1], 0, tb)
+    out = np.zeros(1, np.bool_)
+    st = SearchState(routes, lens, out, routes.copy(), lens.copy(), out.copy(),
+                     np.zeros(3, np.int64), np.ones(4, np.float64))
+    plan_cost(routes, lens, out, tb)
+    lns_chunk(st, tb, 4, 1.0, 2, 4)
     _READY.append(True)
 
 
@@ -556,11 +618,7 @@ def warm_up() -> None:
 def removal_savings(routes: IntArr, lens: IntArr, tb: Tables) -> IntArr:
     """Per unit: the route cost saved by taking it out of its route (-1 if unrouted)."""
     out = np.full(tb.unit.shape[0], -1, np.int64)
-    node_unit = np.empty(tb.node.shape[0], np.int64)
-    for u in range(tb.unit.shape[0]):
-        for c in range(2):
-            if tb.unit[u, c] >= 0:
-                node_unit[tb.unit[u, c]] = u
+    node_unit = _node_units(tb)
     for k in range(lens.shape[0]):
         m = lens[k]
         if m == 0:
@@ -599,3 +657,183 @@ def _only_unit(seq: IntArr, u: int, node_unit: IntArr) -> bool:
         if node_unit[seq[s]] != u:
             return False
     return True
+
+
+# --------------------------------------------------------------------------- search
+class SearchState(NamedTuple):
+    """Current and best plans of :func:`lns_chunk` (routes, lengths, unit left out)."""
+
+    cur_routes: IntArr
+    cur_lens: IntArr
+    cur_out: npt.NDArray[np.bool_]
+    best_routes: IntArr
+    best_lens: IntArr
+    best_out: npt.NDArray[np.bool_]
+    #: current cost, best cost, improvements of the best so far
+    counters: IntArr
+    #: operator weights: random, related, worst, route removal
+    weights: npt.NDArray[np.float64]
+
+
+@_jit
+def plan_cost(routes: IntArr, lens: IntArr, out: npt.NDArray[np.bool_], tb: Tables) -> int:
+    """Arc and fixed costs of the used routes plus the penalties of the units left out."""
+    total = 0
+    node_unit = _node_units(tb)
+    for k in range(lens.shape[0]):
+        if lens[k] > 0:
+            veh = tb.veh[k]
+            total += veh[FIXED] + _arc_cost(routes[k, :lens[k]], -1, node_unit, veh,
+                                            tb.cc[veh[MAT]], tb)
+    for u in range(out.shape[0]):
+        if out[u]:
+            total += tb.penalty[u]
+    return total
+
+
+@_jit
+def _node_units(tb: Tables) -> IntArr:
+    node_unit = np.empty(tb.node.shape[0], np.int64)
+    for u in range(tb.unit.shape[0]):
+        for c in range(2):
+            if tb.unit[u, c] >= 0:
+                node_unit[tb.unit[u, c]] = u
+    return node_unit
+
+
+@_jit
+def _routed_units(routes: IntArr, lens: IntArr, tb: Tables) -> IntArr:
+    out = np.empty(tb.unit.shape[0], np.int64)
+    w = 0
+    node_unit = _node_units(tb)
+    for k in range(lens.shape[0]):
+        for s in range(lens[k]):
+            x = routes[k, s]
+            u = node_unit[x]
+            if tb.unit[u, 0] == x:
+                out[w] = u
+                w += 1
+    return out[:w]
+
+
+@_jit
+def _strip(routes: IntArr, lens: IntArr, gone: npt.NDArray[np.bool_], tb: Tables) -> None:
+    node_unit = _node_units(tb)
+    for k in range(lens.shape[0]):
+        w = 0
+        for s in range(lens[k]):
+            x = routes[k, s]
+            if not gone[node_unit[x]]:
+                routes[k, w] = x
+                w += 1
+        lens[k] = w
+
+
+@_jit
+def _draw_biased(order: IntArr, q: int, power: float) -> IntArr:
+    """Draw ``q`` items of ``order``, favouring the front (index = n * U^power)."""
+    pool = order.copy()
+    n = pool.shape[0]
+    q = min(q, n)
+    out = np.empty(q, np.int64)
+    for t in range(q):
+        i = int(n * np.random.random() ** power)
+        out[t] = pool[i]
+        pool[i:n - 1] = pool[i + 1:n]
+        n -= 1
+    return out
+
+
+@_jit
+def _relatedness(a: int, units: IntArr, tb: Tables) -> npt.NDArray[np.float64]:
+    """Distance in space (pickups and drop-offs) plus half the distance in time."""
+    c = tb.cc[tb.veh[0, MAT]]
+    fa = tb.unit[a, 0]
+    la = tb.unit[a, 1] if tb.unit[a, 1] >= 0 else fa
+    out = np.empty(units.shape[0], np.float64)
+    for t in range(units.shape[0]):
+        b = units[t]
+        fb = tb.unit[b, 0]
+        lb = tb.unit[b, 1] if tb.unit[b, 1] >= 0 else fb
+        space = c[tb.node[fa, LOC], tb.node[fb, LOC]] + c[tb.node[la, LOC], tb.node[lb, LOC]]
+        tm = (abs(tb.node[fa, EARLY] - tb.node[fb, EARLY])
+              + abs(tb.node[la, LATE] - tb.node[lb, LATE]))
+        out[t] = float(space) + 0.5 * float(min(tm, NO_LIMIT))
+    return out
+
+
+@_jit
+def _remove(op: int, routes: IntArr, lens: IntArr, q: int, tb: Tables) -> IntArr:
+    """Ruin: remove ``q`` units by operator ``op`` (random, related, worst, route)."""
+    routed = _routed_units(routes, lens, tb)
+    if routed.shape[0] == 0:
+        return routed
+    if op == 0:
+        chosen = _draw_biased(np.random.permutation(routed), q, 1.0)
+    elif op == 1:
+        seed = routed[np.random.randint(routed.shape[0])]
+        rel = _relatedness(seed, routed, tb)
+        chosen = _draw_biased(routed[np.argsort(rel, kind="mergesort")], q, 4.0)
+    elif op == 2:
+        sav = removal_savings(routes, lens, tb)
+        chosen = _draw_biased(routed[np.argsort(-sav[routed], kind="mergesort")], q, 3.0)
+    else:
+        used = np.nonzero(lens > 0)[0]
+        k = used[np.random.randint(used.shape[0])]
+        if np.random.random() < 0.5:
+            k = used[np.argmin(lens[used])]
+        node_unit = _node_units(tb)
+        mine = np.zeros(tb.unit.shape[0], np.bool_)
+        for s in range(lens[k]):
+            mine[node_unit[routes[k, s]]] = True
+        chosen = np.nonzero(mine)[0].astype(np.int64)
+    gone = np.zeros(tb.unit.shape[0], np.bool_)
+    gone[chosen] = True
+    _strip(routes, lens, gone, tb)
+    return chosen
+
+
+@_jit
+def lns_chunk(st: SearchState, tb: Tables, n_iter: int, temp: float, q_max: int,
+              max_tries: int) -> int:
+    """Run ``n_iter`` ruin-and-recreate iterations at temperature ``temp`` (in place on
+    ``st``); return the number of improvements of the best plan.
+
+    Each iteration removes between 2 and ``q_max`` units with an operator drawn by
+    ``st.weights``, reinserts them (and those left out) by regret-2 or greedy insertion
+    (random noise on the costs 30 % of the time) and accepts the result by simulated
+    annealing.
+    """
+    n_units = tb.unit.shape[0]
+    all_units = np.arange(n_units)
+    cum = np.cumsum(st.weights)
+    improvements = 0
+    for _ in range(n_iter):
+        routes = st.cur_routes.copy()
+        lens = st.cur_lens.copy()
+        q = np.random.randint(min(2, q_max), q_max + 1)
+        op = int(np.searchsorted(cum, np.random.random() * cum[-1], side="right"))
+        removed = _remove(min(op, 3), routes, lens, q, tb)
+        todo_mask = st.cur_out.copy()
+        todo_mask[removed] = True
+        todo = np.random.permutation(all_units[todo_mask])
+        regret = np.random.random() < 0.5
+        noise = 0.05 if np.random.random() < 0.3 else 0.0
+        left = insert_units(routes, lens, todo, tb, regret, noise, max_tries)
+        out = np.zeros(n_units, np.bool_)
+        out[left] = True
+        cost = plan_cost(routes, lens, out, tb)
+        delta = cost - st.counters[0]
+        if delta < 0 or (temp > 0 and np.random.random() < np.exp(-delta / temp)):
+            st.cur_routes[:] = routes
+            st.cur_lens[:] = lens
+            st.cur_out[:] = out
+            st.counters[0] = cost
+            if cost < st.counters[1]:
+                st.best_routes[:] = routes
+                st.best_lens[:] = lens
+                st.best_out[:] = out
+                st.counters[1] = cost
+                st.counters[2] += 1
+                improvements += 1
+    return improvements

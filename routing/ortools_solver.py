@@ -9,8 +9,11 @@ disjunctions (optional work at its penalty, mandatory work at a large penalty so
 unservable work comes back unassigned), allowed vehicles and skills through
 ``VehicleVar``, fixed vehicle costs and per-type arc costs.
 
-Driver breaks are not modelled here (the LNS engine handles them); :func:`solve_ortools`
-refuses problems with breaks.
+Driver breaks are break intervals of the time dimension (``SetBreakIntervalsOfVehicle``,
+start within the break's window, service times not interruptible). OR-Tools may put a
+break before the route starts or after it ends; the caller re-times every route with
+our own scheduler (breaks placed by :func:`routing.schedule.place_breaks`) and keeps a
+route only if that schedule is feasible.
 
 A first solution can be given as node sequences (our own insertion heuristic): OR-Tools
 alone finds none on many tight-window instances. OR-Tools has no random seed for its
@@ -27,6 +30,9 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from routing.model import Problem
 from routing.schedule import INF, CompiledProblem
+
+#: OR-Tools local search metaheuristic (a ``LocalSearchMetaheuristic`` name).
+METAHEURISTIC = "GUIDED_LOCAL_SEARCH"
 
 #: Integer standing for "no path" inside OR-Tools.
 NO_PATH = 1 << 40
@@ -65,6 +71,7 @@ class _Model:
         self.horizon = max([v.shift.latest for v in problem.vehicles] + cp.late)
         self._arc_costs(vehicle_cost)
         self._time_dimension()
+        self._breaks()
         self._capacity_dimensions()
         self._pairs_and_disjunctions()
 
@@ -117,6 +124,24 @@ class _Model:
             self.routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(end))
             self.routing.AddVariableMaximizedByFinalizer(self.time.CumulVar(start))
 
+    def _breaks(self) -> None:
+        if not any(v.breaks for v in self.problem.vehicles):
+            return
+        solver, mgr = self.routing.solver(), self.manager
+        visit = [0] * self.routing.Size()
+        for index in range(self.routing.Size()):
+            node = mgr.IndexToNode(index)
+            visit[index] = self.cp.service[node] if node < self.n_work else 0
+        for k, v in enumerate(self.problem.vehicles):
+            if v.breaks:
+                intervals = [
+                    solver.FixedDurationIntervalVar(
+                        b.window.earliest, b.window.latest, b.duration_s, False,
+                        f"break {k}.{i}")
+                    for i, b in enumerate(v.breaks)
+                ]
+                self.time.SetBreakIntervalsOfVehicle(intervals, k, visit)
+
     def _capacity_dimensions(self) -> None:
         cp = self.cp
         n_extra = len(self.node_loc) - self.n_work
@@ -167,10 +192,9 @@ class _Model:
 
 
 def ortools_unsupported(problem: Problem) -> str | None:
-    """Return why this model cannot express ``problem``, or ``None``."""
-    for v in problem.vehicles:
-        if v.breaks:
-            return f"vehicle {v.id} has breaks (not modelled in the OR-Tools engine)"
+    """Return why this model cannot express ``problem``, or ``None`` (it expresses every
+    problem of :mod:`routing.model`; kept so that engines are chosen alike)."""
+    del problem
     return None
 
 
@@ -194,8 +218,8 @@ def solve_ortools(
     routing = model.routing
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    params.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
+    params.local_search_metaheuristic = getattr(
+        routing_enums_pb2.LocalSearchMetaheuristic, METAHEURISTIC)
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     routing.CloseModelWithParameters(params)
     build_s = time.perf_counter() - t0

@@ -165,15 +165,16 @@ def test_max_ride_time_is_respected() -> None:
                 assert v.start - picks[v.ref].departure <= 1500
 
 
-def test_breaks_are_taken() -> None:
+@pytest.mark.parametrize("engine", ["auto", "lns", "ortools"])
+def test_breaks_are_taken(engine: str) -> None:
     brk = Break(window=TimeWindow(earliest=1000, latest=1500), duration_s=900)
     vehicles = (Vehicle(id="v0", type=0, start=0, end=0, breaks=(brk,),
                         shift=TimeWindow(earliest=0, latest=20_000)),)
     reqs = tuple(Request(id=f"r{i}", pickup=i + 1, dropoff=8 - i, load=(1, 0))
                  for i in range(3))
     p = _grid_problem(requests=reqs, vehicles=vehicles)
-    sol = solve(p, SolveParams(time_limit_s=1))
-    assert sol.engine == "lns"
+    sol = solve(p, SolveParams(time_limit_s=1, engine=engine))
+    assert sol.engine == ("ortools" if engine == "auto" else engine)
     assert check(p, sol) == []
     assert not sol.unassigned
     assert sum(v.kind is StopKind.BREAK for r in sol.routes for v in r.visits) == 1
