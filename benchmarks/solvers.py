@@ -241,6 +241,7 @@ def run_set(name: str, tl: float, args: argparse.Namespace) -> tuple[dict[str, A
     if wanted:
         paths = [p for p in paths if p.stem in wanted]
     peers = args.peers.split(",") if args.peers else list(DEFAULT_PEERS[name])
+    peers = [p for p in peers if p != "none"]
     solvers = ["hakobu", *[p for p in peers if p]]
     rows: list[Row] = []
     refs = {}
@@ -295,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limits", default=None, help="comma-separated seconds (5,30)")
     ap.add_argument("--objective", choices=("distance", "vehicles"), default="distance")
     ap.add_argument("--peers", default=None,
-                    help=f"comma-separated, from {sorted(SOLVERS)} (default per set)")
+                    help=f"comma-separated, from {sorted(SOLVERS)}, or none "
+                         "(default per set)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if not BENCH.is_dir():

@@ -7,9 +7,14 @@ time-window and capacity screen), then schedules only the cheapest candidates wi
 :func:`routing.schedule.schedule_times` until one is feasible, so every kept route has a
 valid schedule (windows, ride times, shift, duration, breaks).
 
-The search is a simplified adaptive LNS after Ropke & Pisinger (2006): random, worst,
-related (Shaw) and route removal; greedy and regret-2 insertion; simulated-annealing
-acceptance on the time fraction.
+The search is an LNS after Ropke & Pisinger (2006): random, worst, related (Shaw) and
+route removal; greedy and regret-2 insertion; simulated-annealing acceptance on the time
+fraction.
+
+When no vehicle has breaks, insertion and the whole search loop run compiled in
+:mod:`routing.kernels` (the same rules on flat tables; every screened position is
+scheduled up to ``KERNEL_TRIES``); with breaks they run here in Python, placing the
+breaks per sequence, and try only the ``MAX_SCHEDULE_TRIES`` cheapest positions.
 """
 
 from __future__ import annotations

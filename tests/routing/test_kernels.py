@@ -46,6 +46,15 @@ def test_schedule_verdict_equals_the_python_scheduler(data: st.DataObject) -> No
         assert got == expected, (k, seq)
 
 
+def _drawn_plan(data: st.DataObject) -> tuple[Lns, list[list[int]]]:
+    """A random problem without breaks and random routes (not necessarily feasible)."""
+    problem = _no_breaks(data.draw(problems()))
+    lns = Lns(compile_problem(problem))
+    routes = [[_node(lns.cp.n_requests, kind, ref) for kind, ref in stops]
+              for stops in data.draw(assignments(problem))]
+    return lns, routes
+
+
 def _brute_force(lns: Lns, u: int, k: int, seq: list[int]) -> int | None:
     """Cheapest feasible insertion of unit ``u`` by trying every position."""
     nodes = lns.nodes(u)
@@ -72,12 +81,8 @@ def _brute_force(lns: Lns, u: int, k: int, seq: list[int]) -> int | None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_best_insertion_is_the_brute_force_optimum(data: st.DataObject) -> None:
-    problem = _no_breaks(data.draw(problems()))
-    cp = compile_problem(problem)
-    lns = Lns(cp)
+    lns, routes = _drawn_plan(data)
     assert lns.tb is not None
-    routes = [[_node(cp.n_requests, kind, ref) for kind, ref in stops]
-              for stops in data.draw(assignments(problem))]
     placed = {lns.unit_of(x) for seq in routes for x in seq}
     for u in (u for u in range(lns.n_units) if u not in placed):
         for k, seq in enumerate(routes):
@@ -92,17 +97,18 @@ def test_best_insertion_is_the_brute_force_optimum(data: st.DataObject) -> None:
             assert i >= 0
             fixed = lns.veh.fixed[k] if not seq else 0
             assert cost - fixed == expected
+            nodes = lns.nodes(u)
+            new = [*seq[:i], nodes[0], *seq[i:j], *nodes[1:], *seq[j:]]
+            assert lns.route_cost(k, new) - lns.route_cost(k, seq) == cost
+            assert schedule_times(lns.cp, k, new, full=False) is not None
+            assert sequence_load_ok(lns.cp, k, new)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_removal_savings_match_route_costs(data: st.DataObject) -> None:
-    problem = _no_breaks(data.draw(problems()))
-    cp = compile_problem(problem)
-    lns = Lns(cp)
+    lns, routes = _drawn_plan(data)
     assert lns.tb is not None
-    routes = [[_node(cp.n_requests, kind, ref) for kind, ref in stops]
-              for stops in data.draw(assignments(problem))]
     arr, lens = lns._to_arrays(routes)
     got = kernels.removal_savings(arr, lens, lns.tb)
     expected = dict((u, s) for s, u in lns._savings(routes))
