@@ -191,13 +191,6 @@ class _Model:
         return min(1 << 60, (worst * 4 * (self.n_work + 2) + fixed + self.vehicle_cost) * 2)
 
 
-def ortools_unsupported(problem: Problem) -> str | None:
-    """Return why this model cannot express ``problem``, or ``None`` (it expresses every
-    problem of :mod:`routing.model`; kept so that engines are chosen alike)."""
-    del problem
-    return None
-
-
 def solve_ortools(
     problem: Problem, cp: CompiledProblem, *, time_limit_s: float,
     initial: list[list[int]] | None = None, vehicle_cost: int = 0,
@@ -210,9 +203,6 @@ def solve_ortools(
     model of the benchmark peers): then no solution at all may be found.
     Returns the node sequences of the best assignment; the caller re-times them.
     """
-    why = ortools_unsupported(problem)
-    if why is not None:
-        raise ValueError(why)
     t0 = time.perf_counter()
     model = _Model(problem, cp, vehicle_cost, hard_mandatory)
     routing = model.routing

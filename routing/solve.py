@@ -144,21 +144,14 @@ def solve_with_stats(
 
 
 def _choose_engine(problem: Problem, wanted: str, stats: SolveStats) -> str:
-    from routing.ortools_solver import ortools_unsupported
     from routing.pyvrp_solver import pyvrp_unsupported
 
     no_pyvrp = pyvrp_unsupported(problem)
-    no_ortools = ortools_unsupported(problem)
     if wanted == "auto":
-        if no_pyvrp is None:
-            return "pyvrp"
-        return "ortools" if no_ortools is None else "lns"
+        return "pyvrp" if no_pyvrp is None else "ortools"
     if wanted == "pyvrp" and no_pyvrp is not None:
         stats.fallbacks.append(f"pyvrp refused: {no_pyvrp}")
-        return "ortools" if no_ortools is None else "lns"
-    if wanted == "ortools" and no_ortools is not None:
-        stats.fallbacks.append(f"ortools refused: {no_ortools}")
-        return "lns"
+        return "ortools"
     return wanted
 
 
