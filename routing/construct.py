@@ -19,6 +19,7 @@ breaks per sequence, and try only the ``MAX_SCHEDULE_TRIES`` cheapest positions.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -164,22 +165,33 @@ class Lns:
             self.penalty[u] = item.penalty if item.optional else big
         self.loc_arr = np.array(cp.loc, dtype=np.int64)
         self.has_breaks = [bool(v.breaks) for v in p.vehicles]
-        firsts = [self.nodes(u)[0] for u in range(self.n_units)]
-        lasts = [self.nodes(u)[-1] for u in range(self.n_units)]
-        self.unit_ends = (
-            np.array([cp.loc[x] for x in firsts], dtype=np.int64).reshape(self.n_units),
-            np.array([cp.loc[x] for x in lasts], dtype=np.int64).reshape(self.n_units),
-            np.array([cp.early[x] for x in firsts], dtype=np.int64).reshape(self.n_units),
-            np.array([cp.late[x] for x in lasts], dtype=np.int64).reshape(self.n_units),
-        )
         self.empty_key = [
             (v.type, v.start, v.end, v.shift, v.max_duration_s, v.breaks,
              tuple(cp.allowed[k])) for k, v in enumerate(p.vehicles)
         ]
-        # Without breaks, scheduling and insertion run compiled (routing.kernels).
-        self.tb = None if any(self.has_breaks) else kernel_tables(self)
-        if self.tb is not None:
+        #: Without breaks, scheduling, insertion and the search run compiled (:attr:`tb`).
+        self.compiled = not any(self.has_breaks)
+        if self.compiled:
             kernels.seed_rng(seed)
+
+    @functools.cached_property
+    def tb(self) -> kernels.Tables:
+        """The tables of the compiled kernels, built on first use: an ``Lns`` that never
+        schedules (one explaining a plan that leaves nothing out) copies no matrices."""
+        return kernel_tables(self)
+
+    @functools.cached_property
+    def unit_ends(self) -> tuple[IntArr, IntArr, IntArr, IntArr]:
+        """Per unit: first and last location, earliest start, latest end (relatedness)."""
+        cp, n = self.cp, self.n_units
+        firsts = [self.nodes(u)[0] for u in range(n)]
+        lasts = [self.nodes(u)[-1] for u in range(n)]
+        return (
+            np.array([cp.loc[x] for x in firsts], dtype=np.int64).reshape(n),
+            np.array([cp.loc[x] for x in lasts], dtype=np.int64).reshape(n),
+            np.array([cp.early[x] for x in firsts], dtype=np.int64).reshape(n),
+            np.array([cp.late[x] for x in lasts], dtype=np.int64).reshape(n),
+        )
 
     def _big_penalty(self) -> int:
         worst = max((int(c.max()) for c in self.veh.cost), default=1)
@@ -221,7 +233,7 @@ class Lns:
         if self.has_breaks[k]:
             full = place_breaks(self.cp, k, seq)
             return full is not None and schedule_times(self.cp, k, full) is not None
-        if self.tb is not None:
+        if self.compiled:
             return bool(kernels.schedule_ok(np.asarray(seq, dtype=np.int64), k, self.tb))
         return schedule_times(self.cp, k, seq, full=False) is not None
 
@@ -340,7 +352,7 @@ class Lns:
         self, routes: list[list[int]], units: list[int], *, regret: bool, noise: float = 0.0,
     ) -> list[int]:
         """Insert ``units`` into ``routes`` (in place); return those that fit nowhere."""
-        if self.tb is not None:
+        if self.compiled:
             pending = list(units)
             self.rng.shuffle(pending)
             arr, lens = self._to_arrays(routes)
@@ -412,7 +424,7 @@ class Lns:
         order = sorted(units, key=key)
         if SEED_EMPTY_ROUTES:
             order = self._seed_routes(routes, order)
-        if self.tb is not None:
+        if self.compiled:
             arr, lens = self._to_arrays(routes)
             rest = kernels.insert_sequential(arr, lens, np.asarray(order, dtype=np.int64),
                                              self.tb, KERNEL_TRIES)
@@ -507,7 +519,7 @@ class Lns:
 
     def remove_worst(self, routes: list[list[int]], q: int) -> list[int]:
         """Remove ``q`` units with the largest cost saving (randomised)."""
-        if self.tb is not None:
+        if self.compiled:
             arr, lens = self._to_arrays(routes)
             sav = kernels.removal_savings(arr, lens, self.tb)
             savings = [(int(sav[u]), u) for u in np.nonzero(sav >= 0)[0].tolist()]
@@ -596,7 +608,7 @@ class Lns:
         routes, todo = self.repair_initial(initial) if initial else ([[] for _ in range(nv)],
                                                                       list(range(self.n_units)))
         left = self.construct(routes, todo)
-        if self.tb is not None:
+        if self.compiled:
             return self._run_compiled(routes, left, t0, time_limit_s, max_iterations)
         cur_cost = self.total_cost(routes, left)
         best = ([list(s) for s in routes], list(left), cur_cost)
@@ -648,7 +660,6 @@ class Lns:
         """The search loop of :meth:`run` in :func:`routing.kernels.lns_chunk`, called in
         chunks of iterations between which the wall clock and temperature are updated."""
         tb = self.tb
-        assert tb is not None
         arr, lens = self._to_arrays(routes)
         out = np.zeros(self.n_units, dtype=np.bool_)
         out[left] = True

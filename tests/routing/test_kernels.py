@@ -37,7 +37,7 @@ def test_schedule_verdict_equals_the_python_scheduler(data: st.DataObject) -> No
     problem = _no_breaks(data.draw(problems()))
     cp = compile_problem(problem)
     lns = Lns(cp)
-    assert lns.tb is not None
+    assert lns.compiled
     for k, stops in enumerate(data.draw(assignments(problem))):
         seq = [_node(cp.n_requests, kind, ref) for kind, ref in stops if kind is not
                StopKind.BREAK]
@@ -82,7 +82,7 @@ def _brute_force(lns: Lns, u: int, k: int, seq: list[int]) -> int | None:
 @given(data=st.data())
 def test_best_insertion_is_the_brute_force_optimum(data: st.DataObject) -> None:
     lns, routes = _drawn_plan(data)
-    assert lns.tb is not None
+    assert lns.compiled
     placed = {lns.unit_of(x) for seq in routes for x in seq}
     for u in (u for u in range(lns.n_units) if u not in placed):
         for k, seq in enumerate(routes):
@@ -108,7 +108,7 @@ def test_best_insertion_is_the_brute_force_optimum(data: st.DataObject) -> None:
 @given(data=st.data())
 def test_removal_savings_match_route_costs(data: st.DataObject) -> None:
     lns, routes = _drawn_plan(data)
-    assert lns.tb is not None
+    assert lns.compiled
     arr, lens = lns._to_arrays(routes)
     got = kernels.removal_savings(arr, lens, lns.tb)
     expected = dict((u, s) for s, u in lns._savings(routes))
