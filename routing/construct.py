@@ -622,15 +622,13 @@ class Lns:
         ops = (self.remove_random, self.remove_related, self.remove_worst, self.remove_route)
         weights = REMOVAL_WEIGHTS
         while n_assigned > 0:
-            elapsed = time.perf_counter() - t0
-            if elapsed >= time_limit_s or (max_iterations is not None and it >= max_iterations):
+            frac = _progress(t0, time_limit_s, it, max_iterations)
+            if frac is None:
                 break
-            frac = elapsed / time_limit_s if max_iterations is None else it / max_iterations
             temp = temp0 * (COOLING ** frac)
             it += 1
             routes = [list(s) for s in cur[0]]
-            q_max = max(2, min(n_assigned, 4 + int(n_assigned * REMOVE_FRACTION)))
-            q = self.rng.randint(min(2, n_assigned), q_max)
+            q = self.rng.randint(min(2, n_assigned), _ruin_max(n_assigned))
             op = self.rng.choices(ops, weights)[0]
             removed = op(routes, q)
             left = self.insert_all(routes, list(cur[1]) + removed, regret=self.rng.random() < 0.5,
@@ -646,7 +644,6 @@ class Lns:
         return LnsResult(routes=best[0], unassigned=sorted(best[1]), cost=best[2], iterations=it,
                          improvements=improvements, history=history,
                          construct_s=history[0][0])
-
 
     def _arc_total(self, routes: list[list[int]]) -> int:
         """Arc costs of the routes (no fixed or per-vehicle costs, no penalties)."""
@@ -669,15 +666,14 @@ class Lns:
                                  np.array(REMOVAL_WEIGHTS, dtype=np.float64))
         n_assigned = self.n_units - len(left)
         temp0 = max(1.0, ACCEPT_WORSE * self._arc_total(routes) / math.log(2))
-        q_max = max(2, min(n_assigned, 4 + int(n_assigned * REMOVE_FRACTION)))
+        q_max = _ruin_max(n_assigned)
         history = [(time.perf_counter() - t0, cost)]
         it = improvements = 0
         chunk = CHUNK
         while n_assigned > 0:
-            elapsed = time.perf_counter() - t0
-            if elapsed >= time_limit_s or (max_iterations is not None and it >= max_iterations):
+            frac = _progress(t0, time_limit_s, it, max_iterations)
+            if frac is None:
                 break
-            frac = elapsed / time_limit_s if max_iterations is None else it / max_iterations
             n = chunk if max_iterations is None else min(CHUNK, max_iterations - it)
             tc = time.perf_counter()
             found = kernels.lns_chunk(st, tb, n, temp0 * COOLING ** frac, q_max, KERNEL_TRIES)
@@ -694,6 +690,21 @@ class Lns:
         return LnsResult(routes=best, unassigned=unassigned, cost=int(st.counters[1]),
                          iterations=it, improvements=improvements, history=history,
                          construct_s=history[0][0])
+
+
+def _progress(t0: float, time_limit_s: float, it: int, max_iterations: int | None
+              ) -> float | None:
+    """Share of the search done (of the time, or of the iterations when capped), or
+    ``None`` when the search is over."""
+    elapsed = time.perf_counter() - t0
+    if elapsed >= time_limit_s or (max_iterations is not None and it >= max_iterations):
+        return None
+    return elapsed / time_limit_s if max_iterations is None else it / max_iterations
+
+
+def _ruin_max(n_assigned: int) -> int:
+    """The largest number of units one ruin removes."""
+    return max(2, min(n_assigned, 4 + int(n_assigned * REMOVE_FRACTION)))
 
 
 def _pairs_ordered(cp: CompiledProblem, seq: list[int]) -> bool:
