@@ -722,10 +722,10 @@ def kernel_tables(lns: Lns) -> kernels.Tables:
     cp, veh = lns.cp, lns.veh
     p = cp.problem
     big, nolim = kernels.BIG, kernels.NO_LIMIT
-    node = np.zeros((cp.n_nodes, 6), dtype=np.int64)
+    node = np.zeros((cp.n_nodes, 7), dtype=np.int64)
     for x in range(cp.n_nodes):
         node[x] = (cp.loc[x], cp.early[x], cp.late[x], cp.service[x],
-                   min(cp.ride_limit[x], nolim), cp.partner[x])
+                   min(cp.ride_limit[x], nolim), cp.partner[x], lns.unit_of(x))
     mats: dict[int, int] = {}
     tts: list[IntArr] = []
     ccs: list[IntArr] = []

@@ -35,7 +35,7 @@ NO_LIMIT = 1 << 60
 SCAN_TRIES = 3
 
 # Columns of ``Tables.node``.
-LOC, EARLY, LATE, SVC, RIDE, PARTNER = range(6)
+LOC, EARLY, LATE, SVC, RIDE, PARTNER, UNIT = range(7)
 # Columns of ``Tables.veh``.
 MAT, START, END, SH_E, SH_L, MAX_DUR, FIXED = range(7)
 
@@ -48,7 +48,7 @@ class Tables(NamedTuple):
     """Flat tables of one compiled problem (see :func:`routing.construct.kernel_tables`).
 
     ``node``: per node loc, early, late, service, ride limit (pickups; ``NO_LIMIT``
-    otherwise), partner (-1 for jobs). ``veh``: per vehicle matrix id, start location,
+    otherwise), partner (-1 for jobs), unit. ``veh``: per vehicle matrix id, start location,
     end location (the virtual zero-cost end for open routes), shift earliest, latest,
     maximum duration, fixed cost (plus the per-vehicle cost of the vehicles objective).
     ``tt``/``cc``: travel time and cost matrices per matrix id, with the virtual end as
@@ -592,7 +592,7 @@ def warm_up() -> None:
     if _READY:
         return
     one = np.zeros((1, 1), np.int64)
-    tb = Tables(node=np.array([[0, 0, 10, 0, NO_LIMIT, -1]], np.int64),
+    tb = Tables(node=np.array([[0, 0, 10, 0, NO_LIMIT, -1, 0]], np.int64),
                 veh=np.array([[0, 0, 0, 0, 100, NO_LIMIT, 0]], np.int64),
                 tt=np.zeros((1, 1, 1), np.int64), cc=np.zeros((1, 1, 1), np.int64),
                 delta=one, start_load=one, cap=np.ones((1, 1), np.int64),
@@ -618,7 +618,6 @@ def warm_up() -> None:
 def removal_savings(routes: IntArr, lens: IntArr, tb: Tables) -> IntArr:
     """Per unit: the route cost saved by taking it out of its route (-1 if unrouted)."""
     out = np.full(tb.unit.shape[0], -1, np.int64)
-    node_unit = _node_units(tb)
     for k in range(lens.shape[0]):
         m = lens[k]
         if m == 0:
@@ -626,24 +625,24 @@ def removal_savings(routes: IntArr, lens: IntArr, tb: Tables) -> IntArr:
         veh = tb.veh[k]
         cost = tb.cc[veh[MAT]]
         seq = routes[k, :m]
-        full = _arc_cost(seq, -1, node_unit, veh, cost, tb)
+        full = _arc_cost(seq, -1, veh, cost, tb)
         for s in range(m):
-            u = node_unit[seq[s]]
+            u = tb.node[seq[s], UNIT]
             if out[u] < 0:
-                if _only_unit(seq, u, node_unit):  # an emptied route costs nothing
+                if _only_unit(seq, u, tb):  # an emptied route costs nothing
                     out[u] = full + veh[FIXED]
                 else:
-                    out[u] = full - _arc_cost(seq, u, node_unit, veh, cost, tb)
+                    out[u] = full - _arc_cost(seq, u, veh, cost, tb)
     return out
 
 
 @_jit
-def _arc_cost(seq: IntArr, skip: int, node_unit: IntArr, veh: IntArr, cost: IntArr,
-              tb: Tables) -> int:
+def _arc_cost(seq: IntArr, skip: int, veh: IntArr, cost: IntArr, tb: Tables) -> int:
+    """Arc cost of ``seq`` leaving out the nodes of unit ``skip`` (-1: none)."""
     total = 0
     prev = veh[START]
     for s in range(seq.shape[0]):
-        if node_unit[seq[s]] == skip:
+        if tb.node[seq[s], UNIT] == skip:
             continue
         loc = tb.node[seq[s], LOC]
         total += cost[prev, loc]
@@ -652,9 +651,9 @@ def _arc_cost(seq: IntArr, skip: int, node_unit: IntArr, veh: IntArr, cost: IntA
 
 
 @_jit
-def _only_unit(seq: IntArr, u: int, node_unit: IntArr) -> bool:
+def _only_unit(seq: IntArr, u: int, tb: Tables) -> bool:
     for s in range(seq.shape[0]):
-        if node_unit[seq[s]] != u:
+        if tb.node[seq[s], UNIT] != u:
             return False
     return True
 
@@ -679,12 +678,11 @@ class SearchState(NamedTuple):
 def plan_cost(routes: IntArr, lens: IntArr, out: npt.NDArray[np.bool_], tb: Tables) -> int:
     """Arc and fixed costs of the used routes plus the penalties of the units left out."""
     total = 0
-    node_unit = _node_units(tb)
     for k in range(lens.shape[0]):
         if lens[k] > 0:
             veh = tb.veh[k]
-            total += veh[FIXED] + _arc_cost(routes[k, :lens[k]], -1, node_unit, veh,
-                                            tb.cc[veh[MAT]], tb)
+            total += veh[FIXED] + _arc_cost(routes[k, :lens[k]], -1, veh, tb.cc[veh[MAT]],
+                                            tb)
     for u in range(out.shape[0]):
         if out[u]:
             total += tb.penalty[u]
@@ -692,24 +690,13 @@ def plan_cost(routes: IntArr, lens: IntArr, out: npt.NDArray[np.bool_], tb: Tabl
 
 
 @_jit
-def _node_units(tb: Tables) -> IntArr:
-    node_unit = np.empty(tb.node.shape[0], np.int64)
-    for u in range(tb.unit.shape[0]):
-        for c in range(2):
-            if tb.unit[u, c] >= 0:
-                node_unit[tb.unit[u, c]] = u
-    return node_unit
-
-
-@_jit
 def _routed_units(routes: IntArr, lens: IntArr, tb: Tables) -> IntArr:
     out = np.empty(tb.unit.shape[0], np.int64)
     w = 0
-    node_unit = _node_units(tb)
     for k in range(lens.shape[0]):
         for s in range(lens[k]):
             x = routes[k, s]
-            u = node_unit[x]
+            u = tb.node[x, UNIT]
             if tb.unit[u, 0] == x:
                 out[w] = u
                 w += 1
@@ -718,12 +705,11 @@ def _routed_units(routes: IntArr, lens: IntArr, tb: Tables) -> IntArr:
 
 @_jit
 def _strip(routes: IntArr, lens: IntArr, gone: npt.NDArray[np.bool_], tb: Tables) -> None:
-    node_unit = _node_units(tb)
     for k in range(lens.shape[0]):
         w = 0
         for s in range(lens[k]):
             x = routes[k, s]
-            if not gone[node_unit[x]]:
+            if not gone[tb.node[x, UNIT]]:
                 routes[k, w] = x
                 w += 1
         lens[k] = w
@@ -782,10 +768,9 @@ def _remove(op: int, routes: IntArr, lens: IntArr, q: int, tb: Tables) -> IntArr
         k = used[np.random.randint(used.shape[0])]
         if np.random.random() < 0.5:
             k = used[np.argmin(lens[used])]
-        node_unit = _node_units(tb)
         mine = np.zeros(tb.unit.shape[0], np.bool_)
         for s in range(lens[k]):
-            mine[node_unit[routes[k, s]]] = True
+            mine[tb.node[routes[k, s], UNIT]] = True
         chosen = np.nonzero(mine)[0].astype(np.int64)
     gone = np.zeros(tb.unit.shape[0], np.bool_)
     gone[chosen] = True
