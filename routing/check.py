@@ -34,8 +34,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from routing.model import UNREACHABLE, JobKind
-from routing.solution import ItemKind, StopKind
+from routing.model import UNREACHABLE, ItemKind, JobKind, StopKind
 
 if TYPE_CHECKING:
     from routing.model import Problem, TimeWindow

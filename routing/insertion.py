@@ -27,8 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from routing.model import UNREACHABLE, Load
-from routing.solution import StopKind
+from routing.model import UNREACHABLE, Load, StopKind
 
 logger = logging.getLogger(__name__)
 

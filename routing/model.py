@@ -55,6 +55,22 @@ class JobKind(StrEnum):
     PICKUP = "pickup"
 
 
+class StopKind(StrEnum):
+    """What happens at a stop of a route or a live plan."""
+
+    PICKUP = "pickup"
+    DROPOFF = "dropoff"
+    JOB = "job"
+    BREAK = "break"
+
+
+class ItemKind(StrEnum):
+    """Which list of the problem an item comes from (requests or jobs)."""
+
+    REQUEST = "request"
+    JOB = "job"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimeWindow:
     """An inclusive ``[earliest, latest]`` window in seconds."""

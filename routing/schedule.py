@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from routing.model import UNREACHABLE, JobKind, Problem
-from routing.solution import Route, StopKind, Visit
+from routing.model import UNREACHABLE, JobKind, Problem, StopKind
+from routing.solution import Route, Visit
 
 #: Stand-in for "no limit" in the integer arithmetic below.
 INF = 1 << 62

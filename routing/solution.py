@@ -1,31 +1,23 @@
-"""Routes, visits and solutions, with statistics computed from the problem."""
+"""Routes, visits and solutions, with statistics computed from the problem.
+
+Whether a solution is feasible is for the referee, :func:`routing.check.check`, to say:
+it reads these types, and nothing here depends on it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
+# The kinds live with the problem model; they stay importable from here for the layers
+# above (dispatch, api, the literature readers).
+from routing.model import ItemKind, StopKind
+
 if TYPE_CHECKING:
-    from routing.check import Violation
     from routing.model import Problem
 
-
-class StopKind(StrEnum):
-    """What happens at a visit."""
-
-    PICKUP = "pickup"
-    DROPOFF = "dropoff"
-    JOB = "job"
-    BREAK = "break"
-
-
-class ItemKind(StrEnum):
-    """Which list of the problem an unassigned item comes from."""
-
-    REQUEST = "request"
-    JOB = "job"
+__all__ = ["ItemKind", "Route", "Solution", "StopKind", "Unassigned", "Visit"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,13 +114,3 @@ class Solution:
             item = problem.requests[u.ref] if u.kind is ItemKind.REQUEST else problem.jobs[u.ref]
             total += item.penalty
         return total
-
-    def violations(self, problem: Problem) -> list[Violation]:
-        """Return every hard-constraint violation found by :mod:`routing.check`."""
-        from routing.check import check
-
-        return check(problem, self)
-
-    def is_feasible(self, problem: Problem) -> bool:
-        """Return whether the independent checker finds no violation."""
-        return not self.violations(problem)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from routing import kernels
 from routing.check import check
 from routing.construct import Lns
-from routing.model import Problem
+from routing.model import ItemKind, Problem
 from routing.schedule import (
     CompiledProblem,
     compile_problem,
@@ -39,7 +39,7 @@ from routing.schedule import (
     sequence_from_route,
     sequence_load_ok,
 )
-from routing.solution import ItemKind, Route, Solution, Unassigned
+from routing.solution import Route, Solution, Unassigned
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from routing.insertion import (
     remove_repaired,
     schedule,
 )
-from routing.solution import StopKind
+from routing.model import StopKind
 
 DAY = 8 * 3600
 

@@ -19,16 +19,18 @@ from hypothesis import strategies as st
 from routing.check import ViolationKind, check
 from routing.model import (
     Break,
+    ItemKind,
     Job,
     JobKind,
     Location,
     Problem,
     Request,
+    StopKind,
     TimeWindow,
     Vehicle,
     VehicleType,
 )
-from routing.solution import ItemKind, Route, Solution, StopKind, Unassigned, Visit
+from routing.solution import Route, Solution, Unassigned, Visit
 
 SKILLS = ("cold", "pharma")
 

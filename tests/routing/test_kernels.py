@@ -10,9 +10,8 @@ from hypothesis import strategies as st
 
 from routing import kernels
 from routing.construct import Lns
-from routing.model import Problem
+from routing.model import Problem, StopKind
 from routing.schedule import compile_problem, schedule_times, sequence_load_ok
-from routing.solution import StopKind
 from tests.routing.test_check import assignments, problems
 
 ALL = 10**6  # schedule every screened position (exact cheapest insertion)

@@ -12,11 +12,13 @@ from routing.check import check
 from routing.instances import literature_cost, read_instance, read_solution
 from routing.model import (
     Break,
+    ItemKind,
     Job,
     JobKind,
     Location,
     Problem,
     Request,
+    StopKind,
     TimeWindow,
     Vehicle,
     VehicleType,
@@ -28,7 +30,7 @@ from routing.schedule import (
     schedule_times,
     sequence_from_route,
 )
-from routing.solution import ItemKind, Solution, StopKind, Unassigned
+from routing.solution import Solution, Unassigned
 
 DATA = Path(__file__).parents[1] / "data" / "instances"
 
