@@ -35,3 +35,15 @@ class OfferExpiredError(DispatchError, ValueError):
 
 class InvalidRequestError(DispatchError, ValueError):
     """A booking whose fields are inconsistent (no stop option, bad index, ...)."""
+
+
+class PlanRejectedError(DispatchError, ValueError):
+    """Plans that may not be adopted: a promise broken, a stop dropped or moved.
+
+    ``problems`` lists every reason, each naming the request (or vehicle) and the
+    limit; the message gives the first.
+    """
+
+    def __init__(self, msg: str, problems: list[str] | None = None) -> None:
+        super().__init__(msg)
+        self.problems = list(problems or [msg])

@@ -297,9 +297,11 @@ def test_offer_expires(table: TravelTable) -> None:
     with pytest.raises(InvalidTransitionError):
         eng.confirm("a")
     assert isinstance(eng.book(_ride("b", 3, 17)), Offer)
-    eng.now = 8 * H + 1000  # the rider answers late
+    eng.position(0, 0, 8 * H + 1000)  # the clock moves on a vehicle report, no advance
     with pytest.raises(OfferExpiredError):
-        eng.confirm("b")
+        eng.confirm("b")  # the rider answers late
+    assert eng.status("b") is RequestStatus.EXPIRED
+    assert eng.commands[-1].op == "confirm" and eng.commands[-1].error == "OfferExpiredError"
 
 
 def test_deliveries_go_to_vans_only(table: TravelTable) -> None:

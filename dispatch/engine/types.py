@@ -1,0 +1,267 @@
+"""Data of the live engine: statuses, requests, answers, events, config and records.
+
+Everything here is plain frozen data (plus the two mutable per-request and per-vehicle
+state records the engine keeps); no function here reads a travel table or a plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from routing.model import Break, Load, TimeWindow
+from routing.solution import StopKind
+
+
+class RequestStatus(StrEnum):
+    """Where a request is in its lifecycle."""
+
+    REQUESTED = "requested"
+    OFFERED = "offered"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    ASSIGNED = "assigned"
+    PICKED_UP = "picked_up"
+    DROPPED_OFF = "dropped_off"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+    REJECTED = "rejected"
+
+
+FINAL_STATUSES = frozenset({
+    RequestStatus.DECLINED, RequestStatus.EXPIRED, RequestStatus.DROPPED_OFF,
+    RequestStatus.CANCELLED, RequestStatus.NO_SHOW, RequestStatus.REJECTED,
+})
+
+_S = RequestStatus
+#: Allowed transitions; anything else raises InvalidTransitionError.
+TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
+    _S.REQUESTED: frozenset({_S.OFFERED, _S.REJECTED, _S.CANCELLED}),
+    _S.OFFERED: frozenset({_S.CONFIRMED, _S.DECLINED, _S.EXPIRED, _S.CANCELLED}),
+    _S.CONFIRMED: frozenset({_S.ASSIGNED, _S.CANCELLED}),
+    _S.ASSIGNED: frozenset({_S.PICKED_UP, _S.CANCELLED, _S.NO_SHOW}),
+    # a breakdown hands riders on board to a rescue vehicle: assigned again
+    _S.PICKED_UP: frozenset({_S.DROPPED_OFF, _S.ASSIGNED, _S.CANCELLED}),
+}
+
+
+class EventKind(StrEnum):
+    """What an :class:`Event` records."""
+
+    STATUS = "status"
+    PROMISE_BROKEN = "promise_broken"
+    ARRIVED = "arrived"
+    POSITION = "position"
+    DELAY = "delay"
+    BREAKDOWN = "breakdown"
+    REASSIGNED = "reassigned"
+    REOPTIMIZED = "reoptimized"
+    SHIFT_OVERRUN = "shift_overrun"
+
+
+class RejectReason(StrEnum):
+    """Why a booking got no offer."""
+
+    NOT_MEMBER = "not_member"
+    NO_WHEELCHAIR_VEHICLE = "no_wheelchair_vehicle"
+    NO_CAPACITY_TYPE = "no_capacity_type"
+    NO_STOP_IN_WALK = "no_stop_in_walk"
+    UNREACHABLE = "unreachable"
+    TOO_LATE = "too_late"
+    NO_FEASIBLE_INSERTION = "no_feasible_insertion"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopOption:
+    """A place where the vehicle may meet the rider, and the rider's walk to it."""
+
+    location: int
+    walk_s: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RideRequest:
+    """A ride booking.
+
+    ``origin``/``destination`` list the meeting stops the rider may use (one entry,
+    walk 0, for door-to-door). ``pickup_window`` is the wanted pickup time at the stop;
+    ``None`` means as soon as possible. ``arrive_by`` asks for a drop-off start no
+    later than this (appointments); without ``pickup_window`` the pickup window is
+    then derived from it.
+    """
+
+    id: str
+    rider: str
+    origin: tuple[StopOption, ...]
+    destination: tuple[StopOption, ...]
+    pickup_window: TimeWindow | None = None
+    arrive_by: int | None = None
+    seats: int = 1
+    wheelchairs: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryOrder:
+    """A shop-to-home delivery: picked up at ``shop`` from ``ready_s``, delivered in
+    ``window`` at ``home``; carried in the ``parcels`` load dimension (vans)."""
+
+    id: str
+    shop: int
+    home: int
+    ready_s: int
+    window: TimeWindow
+    parcels: int = 1
+    customer: str = ""
+
+
+AnyRequest = RideRequest | DeliveryOrder
+
+#: Service hours assumed in SCENARIOS.md (8:00-17:00).
+DEFAULT_SHIFT = TimeWindow(earliest=8 * 3600, latest=17 * 3600)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleSpec:
+    """One vehicle: depot, capacity per dimension, shift, breaks and cost weights."""
+
+    id: str
+    depot: int
+    capacity: Load = (8, 1, 0)
+    end: int | None = None
+    shift: TimeWindow = DEFAULT_SHIFT
+    breaks: tuple[Break, ...] = ()
+    distance_cost: int = 1
+    duration_cost: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DispatchConfig:
+    """Service rules of an operator (see SCENARIOS.md for where the defaults come from).
+
+    The promised pickup window is ``[planned - window_before_s, planned +
+    window_after_s]`` clipped to the wanted window; the maximum ride is
+    ``ceil(ride_alpha * direct) + ride_beta_s`` (MATSim DRT's alpha and beta).
+    """
+
+    dimensions: tuple[str, ...] = ("seats", "wheelchairs", "parcels")
+    members: frozenset[str] | None = None
+    max_walk_s: int = 600
+    asap_wait_s: int = 1800
+    min_lead_s: int = 0
+    window_before_s: int = 600
+    window_after_s: int = 900
+    ride_alpha: float = 1.5
+    ride_beta_s: int = 600
+    pickup_service_s: int = 60
+    dropoff_service_s: int = 60
+    delivery_service_s: int = 120
+    offer_ttl_s: int = 300
+    alternatives: int = 3
+    alternative_step_s: int = 900
+    alternative_range_s: int = 3 * 3600
+    walk_cost: int = 1
+    relax_s: int = 3600
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Offer:
+    """The answer to a booking that fits: what is promised once confirmed."""
+
+    request_id: str
+    vehicle: int
+    pickup: int
+    dropoff: int
+    walk_s: int
+    pickup_window: TimeWindow
+    latest_arrival: int
+    max_ride_s: int | None
+    planned_pickup_s: int
+    planned_dropoff_s: int
+    expires_s: int
+    delivery_window: TimeWindow | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejection:
+    """The answer to a booking that does not fit, with alternative wanted windows."""
+
+    request_id: str
+    reason: RejectReason
+    detail: str
+    alternatives: tuple[TimeWindow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One entry of the engine's log."""
+
+    time_s: int
+    kind: EventKind
+    request_id: str | None = None
+    vehicle: int | None = None
+    status: RequestStatus | None = None
+    previous: RequestStatus | None = None
+    cause: str = ""
+    value_s: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedStop:
+    """A future stop of a vehicle with its planned times."""
+
+    key: str
+    kind: StopKind
+    location: int
+    arrival_s: int
+    start_s: int
+    departure_s: int
+
+    @property
+    def request_id(self) -> str | None:
+        """The request served here, ``None`` for a break or a depot return."""
+        return self.key if self.kind in (StopKind.PICKUP, StopKind.DROPOFF) else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutedStop:
+    """A stop a vehicle has served (or a depot return), with actual times."""
+
+    key: str
+    kind: StopKind | str
+    location: int
+    arrival_s: int
+    start_s: int
+    departure_s: int
+    load_after: Load
+    distance_m: int
+
+    @property
+    def request_id(self) -> str | None:
+        """The request served here, ``None`` for a break or a depot return."""
+        return self.key if self.kind in (StopKind.PICKUP, StopKind.DROPOFF) else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestRecord:
+    """A snapshot of one request: what was asked, promised and done."""
+
+    request: AnyRequest
+    status: RequestStatus
+    booked_s: int
+    offer: Offer | None
+    vehicle: int | None
+    direct_s: int | None
+    picked_up_s: int | None
+    dropped_off_s: int | None
+    broken: tuple[str, ...]
+
+    @property
+    def promise_kept(self) -> bool | None:
+        """``None`` when nothing was promised, else whether no promise broke."""
+        if self.offer is None or self.status in (RequestStatus.OFFERED,
+                                                 RequestStatus.DECLINED,
+                                                 RequestStatus.EXPIRED):
+            return None
+        return not self.broken
+
