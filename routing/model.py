@@ -127,7 +127,7 @@ class Request:
     max_detour
         Limit as a factor over the direct travel time (``max_detour * direct``), with
         ``detour_slack_s`` added (MATSim's alpha and beta). The tighter of the two
-        limits applies; see :meth:`Problem.ride_limit`.
+        limits applies; see :meth:`Problem.ride_limit` and :func:`max_ride_limit`.
     max_wait_s
         Latest pickup is at most this long after the earliest pickup.
     priority
@@ -269,6 +269,35 @@ class Vehicle:
     def __post_init__(self) -> None:
         if self.max_duration_s is not None and self.max_duration_s < 0:
             raise ProblemError(f"vehicle {self.id}.max_duration_s", "must not be negative")
+
+
+def max_ride_limit(direct_s: int, *, alpha: float, beta_s: int, cap_s: int | None = None
+                   ) -> int:
+    """Return the longest ride allowed for a trip whose direct travel time is ``direct_s``.
+
+    The one ride-limit rule of the product, for solver problems
+    (:meth:`Problem.ride_limit`) and live offers alike: ``ceil(alpha * direct_s) +
+    beta_s`` (MATSim DRT's alpha and beta), and at most ``cap_s`` when an absolute limit
+    is given.
+
+    Parameters
+    ----------
+    direct_s
+        Direct travel time from pickup to drop-off, seconds.
+    alpha
+        Detour factor over the direct time (at least 1).
+    beta_s
+        Seconds added to the scaled direct time.
+    cap_s
+        Absolute limit in seconds, ``None`` for none.
+
+    Notes
+    -----
+    The ride runs from the end of pickup service to the start of drop-off service
+    (Cordeau's convention), as :mod:`routing.check` measures it.
+    """
+    limit = math.ceil(alpha * direct_s) + beta_s
+    return limit if cap_s is None else min(limit, cap_s)
 
 
 def _check_non_negative(owner: str, load: Load, name: str) -> None:
@@ -423,15 +452,15 @@ class Problem:
     def ride_limit(self, request: int) -> int | None:
         """Return the tighter of the absolute and the detour ride-time limits.
 
-        The detour limit is ``ceil(max_detour * direct) + detour_slack_s``.
+        The detour limit is :func:`max_ride_limit` of the direct time with
+        ``alpha=max_detour`` and ``beta_s=detour_slack_s``; ``None`` when the request has
+        neither limit.
         """
         r = self.requests[request]
-        limits = []
-        if r.max_ride_s is not None:
-            limits.append(r.max_ride_s)
-        if r.max_detour is not None:
-            limits.append(math.ceil(r.max_detour * self.direct_s(request)) + r.detour_slack_s)
-        return min(limits) if limits else None
+        if r.max_detour is None:
+            return r.max_ride_s
+        return max_ride_limit(self.direct_s(request), alpha=r.max_detour,
+                              beta_s=r.detour_slack_s, cap_s=r.max_ride_s)
 
     @property
     def n_locations(self) -> int:

@@ -9,6 +9,7 @@ require the matching violation.
 from __future__ import annotations
 
 import dataclasses
+import math
 from itertools import pairwise
 
 import numpy as np
@@ -29,10 +30,22 @@ from routing.model import (
     TimeWindow,
     Vehicle,
     VehicleType,
+    max_ride_limit,
 )
 from routing.solution import Route, Solution, Unassigned, Visit
 
 SKILLS = ("cold", "pharma")
+
+
+def _own_ride_limit(problem: Problem, r: int) -> int | None:
+    """The ride limit computed here, not by the model: tighter of absolute and detour."""
+    req = problem.requests[r]
+    limits = [] if req.max_ride_s is None else [req.max_ride_s]
+    if req.max_detour is not None:
+        direct = int(problem.durations[str(problem.vehicle_types[0].profile)][
+            req.pickup, req.dropoff])
+        limits.append(math.ceil(req.max_detour * direct) + req.detour_slack_s)
+    return min(limits) if limits else None
 
 
 @st.composite
@@ -234,7 +247,7 @@ def rules_hold(problem: Problem, sol: Solution) -> bool:  # noqa: C901 - a flat 
                 else:
                     if not r.dropoff_window.contains(x.start):
                         return False
-                    lim = problem.ride_limit(x.ref)
+                    lim = _own_ride_limit(problem, x.ref)
                     if lim is not None and x.start - picked[x.ref].departure > lim:
                         return False
                     load -= r.load
@@ -405,6 +418,30 @@ def test_ride_time_uses_departure_from_pickup() -> None:
     late = dataclasses.replace(visits[1], start=29, departure=29)
     bad = Solution(routes=(Route(vehicle=0, visits=(visits[0], late), start_s=0, end_s=49),))
     assert [v.kind for v in check(problem, bad)] == [ViolationKind.RIDE_TIME]
+
+
+def test_ride_limit_rounds_the_detour_up_and_takes_the_tighter_limit() -> None:
+    assert max_ride_limit(10, alpha=1.25, beta_s=0) == 13  # ceil(12.5)
+    assert max_ride_limit(10, alpha=1.5, beta_s=600) == 615
+    assert max_ride_limit(10, alpha=1.5, beta_s=600, cap_s=20) == 20
+    assert max_ride_limit(10, alpha=1.0, beta_s=0, cap_s=20) == 10
+    # direct time 1 -> 2 is 10 s in the one-ride problem
+    assert _one_ride_problem().ride_limit(0) is None
+    assert _one_ride_problem(max_ride_s=7).ride_limit(0) == 7
+    assert _one_ride_problem(max_detour=1.5, detour_slack_s=2).ride_limit(0) == 17
+    assert _one_ride_problem(max_detour=1.5, detour_slack_s=2, max_ride_s=16).ride_limit(0) == 16
+
+
+@pytest.mark.parametrize(("ride", "ok"), [(13, True), (14, False)])
+def test_detour_limit_is_checked_rounded_up(ride: int, ok: bool) -> None:
+    problem = _one_ride_problem(max_detour=1.25)  # ceil(1.25 * 10) = 13 s
+    visits = (
+        Visit(kind=StopKind.PICKUP, ref=0, location=1, arrival=10, start=10, departure=10),
+        Visit(kind=StopKind.DROPOFF, ref=0, location=2, arrival=20, start=10 + ride,
+              departure=10 + ride),
+    )
+    sol = Solution(routes=(Route(vehicle=0, visits=visits, start_s=0, end_s=60),))
+    assert [v.kind for v in check(problem, sol)] == ([] if ok else [ViolationKind.RIDE_TIME])
 
 
 def test_unreachable_leg_and_unknown_vehicle() -> None:
