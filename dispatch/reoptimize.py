@@ -1,24 +1,34 @@
 """Re-optimize all not-yet-started work of a live engine, keeping every promise.
 
-:func:`reoptimize` works on a snapshot of the engine's plans (so booking never waits
-for it), improves them and merges the result back:
+A re-optimization has a pure middle between two short steps in the engine's thread:
 
-1. **Snapshot** — every vehicle's plan as of now: the leg in progress is locked, riders
-   on board are pinned to their vehicle, every stop carries its promised limits
-   (pickup window, latest arrival, maximum ride).
-2. **Improve** — with the solver (:func:`routing.solve.solve`) on a
-   :class:`routing.model.Problem` built from the snapshot (vehicles start at their
-   locked stop, riders on board become delivery jobs restricted to their vehicle,
+1. **Snapshot** (:func:`snapshot`, engine thread) — every vehicle's plan as of now: the
+   leg in progress locked (and, for a run off the booking path, every stop the vehicle
+   starts before ``lock_until``), riders on board pinned to their vehicle, every stop
+   with its promised limits (pickup window, latest arrival, maximum ride).
+2. **Improve** (:func:`improve`, pure: snapshot, travel table and parameters in,
+   candidate plans out; runs inline or in a worker process, see
+   :mod:`dispatch.background`) — with the solver (:func:`routing.solve.solve`) on a
+   :class:`routing.model.Problem` built from the snapshot (vehicles start after their
+   locked stops, riders on board become delivery jobs restricted to their vehicle,
    waiting riders are mandatory requests with their promised windows and ride limit),
-   warm-started from the current plans; or, without the solver, by local re-insertion
-   (remove each request and insert it again where it is cheapest).
-3. **Validate** — the new plans must serve exactly the same stops, keep riders on board
-   on their vehicle, pass :func:`routing.insertion.schedule` (every promise kept under
-   the engine's own timing) and, for solver plans, :func:`routing.check.check`; and
-   they must be cheaper by at least ``min_gain``.
-4. **Merge** — bookings confirmed or cancelled since the snapshot are replayed onto the
-   new plans (cheapest insertion under their promise, or removal); if a vehicle event
-   happened meanwhile, or a new booking no longer fits, the new plans are discarded.
+   warm-started from the current plans; and/or by local re-insertion (remove each
+   request and insert it again where it is cheapest). Solver plans must serve exactly
+   the same stops, keep riders on board on their vehicle, pass
+   :func:`routing.insertion.schedule` and :func:`routing.check.check`.
+3. **Merge** (:func:`finish`, engine thread) — the candidate plans are rebased onto the
+   live plans: stops served since the snapshot must be the ones the candidate planned
+   first (the locked ones), bookings confirmed since are inserted at their cheapest
+   place under their promise and cancelled ones removed; a vehicle event since the
+   snapshot (delay, position, breakdown, other adopted plans) drops the result. The
+   merged plans are adopted only if they are cheaper than the live plans by
+   ``min_gain``, and :meth:`dispatch.engine.Engine.adopt_plans` itself refuses any plan
+   that breaks a confirmed promise; every outcome comes back as a :class:`ReoptResult`
+   with its reason.
+
+:func:`reoptimize` runs the three steps inline (the synchronous convenience);
+:class:`dispatch.background.BackgroundReoptimizer` runs step 2 in a worker process while
+the engine keeps answering bookings.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from dispatch.errors import DispatchError
+from dispatch.network import TravelTable
 from routing.insertion import (
     STAY,
     Candidate,
@@ -60,8 +72,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Change kinds that can be replayed onto re-optimized plans.
-_REPLAYABLE = frozenset({"confirm", "remove"})
+#: Change kinds a result can be merged across (any other change since the snapshot,
+#: a vehicle event or other adopted plans, drops the result).
+_MERGEABLE = frozenset({"confirm", "remove", "execute"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +99,16 @@ class ReoptParams:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReoptResult:
-    """What one re-optimization did."""
+    """What one re-optimization did.
+
+    ``cost_before`` and ``cost_after`` are the summed plan costs the decision compared:
+    the live plans and the merged new plans (for a result that was not merged, the
+    snapshot's plans and the candidate). ``method`` is what produced the candidate:
+    ``"solver"``, ``"solver+reinsertion"`` (re-insertion improved the solver's plan
+    further) or ``"reinsertion"``. ``runtime_s`` is the wall time from the snapshot to
+    the decision; ``improve_s`` the part spent in :func:`improve` (in a worker, for a
+    background run) and ``merge_s`` the part spent merging in the engine's thread.
+    """
 
     adopted: bool
     reason: str
@@ -94,30 +116,95 @@ class ReoptResult:
     cost_after: int
     method: str
     runtime_s: float
+    improve_s: float = 0.0
+    merge_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:
-    """The engine's plans at one moment, with the change counter to merge against."""
+    """The engine's plans at one moment, with what is needed to merge against it.
+
+    ``executed`` counts the stops each vehicle had served; ``dimensions`` are the
+    engine's load dimensions. Plain picklable data: it is what a worker receives.
+    """
 
     version: int
     now: int
     plans: tuple[VehiclePlan, ...]
+    executed: tuple[int, ...] = ()
+    dimensions: tuple[str, ...] = ()
+    lock_until: int | None = None
 
 
-def snapshot(engine: Engine) -> Snapshot:
-    """Take a snapshot of every vehicle plan (leg in progress locked)."""
-    return Snapshot(version=engine.version, now=engine.now, plans=tuple(engine.live_plans()))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Improvement:
+    """Candidate plans for a snapshot, from :func:`improve` (no engine involved)."""
+
+    plans: tuple[VehiclePlan, ...]
+    method: str
+    cost_before: int
+    cost_after: int
+    runtime_s: float
+    note: str = ""
 
 
-def plans_cost(plans: Sequence[VehiclePlan], engine: Engine) -> int:
+def _table(source: Engine | TravelTable) -> TravelTable:
+    return source if isinstance(source, TravelTable) else source.table
+
+
+def snapshot(engine: Engine, *, lock_until: int | None = None) -> Snapshot:
+    """Take a snapshot of every vehicle plan (leg in progress locked).
+
+    Parameters
+    ----------
+    engine
+        The live engine (read only).
+    lock_until
+        Also lock every stop a vehicle starts driving to before this time (as planned
+        now), and let idle vehicles start no earlier: a result merged at that time then
+        finds the vehicles where it planned them. ``None`` locks the leg in progress only.
+    """
+    plans = tuple(engine.live_plans())
+    if lock_until is not None and lock_until > engine.now:
+        plans = tuple(_lock_ahead(p, engine.table, lock_until) for p in plans)
+    return Snapshot(version=engine.version, now=engine.now, plans=plans,
+                    executed=tuple(len(engine.history(k)) for k in range(len(plans))),
+                    dimensions=tuple(engine.config.dimensions), lock_until=lock_until)
+
+
+def _lock_ahead(plan: VehiclePlan, table: TravelTable, until: int) -> VehiclePlan:
+    """Lock the stops ``plan`` starts driving to by ``until`` (the engine leaves just in
+    time: at the later of the previous departure and the stop's start minus the drive)."""
+    if not plan.active:
+        return plan
+    d = table.durations
+    sch = schedule(plan, d, table.distances)
+    n, loc, dep = plan.n_locked, plan.origin, plan.origin_s
+    for i, s in enumerate(plan.stops):
+        at = loc if s.location == STAY else s.location
+        if i >= n:
+            if max(dep, sch.start[i] - int(d[loc, at])) > until:
+                break
+            n = i + 1
+        loc, dep = at, sch.departure[i]
+    if n == 0:
+        return replace(plan, origin_s=max(plan.origin_s, until))
+    return replace(plan, n_locked=n)
+
+
+def plans_cost(plans: Sequence[VehiclePlan], source: Engine | TravelTable) -> int:
     """Return the summed cost of ``plans`` (distance and duration weights)."""
-    d, m = engine.table.durations, engine.table.distances
+    table = _table(source)
+    d, m = table.durations, table.distances
     return sum(schedule(p, d, m).cost for p in plans if p.active)
 
 
 def reoptimize(engine: Engine, params: ReoptParams | None = None) -> ReoptResult:
     """Improve every not-yet-started plan of ``engine`` and adopt it if it is better.
+
+    The synchronous convenience: snapshot, :func:`improve` and :func:`finish` inline,
+    so the engine answers nothing meanwhile (see
+    :class:`dispatch.background.BackgroundReoptimizer` for the run off the booking path).
 
     Parameters
     ----------
@@ -134,55 +221,82 @@ def reoptimize(engine: Engine, params: ReoptParams | None = None) -> ReoptResult
     params = params or ReoptParams()
     t0 = time.perf_counter()
     snap = snapshot(engine)
-    before = plans_cost(snap.plans, engine)
-    method = "reinsertion"
+    return finish(engine, snap, improve(snap, engine.table, params), params, t0=t0)
+
+
+def improve(snap: Snapshot, table: TravelTable, params: ReoptParams) -> Improvement:
+    """Return better plans for ``snap`` (or its own plans when none is found).
+
+    Pure: depends only on its arguments, touches no engine, so it runs in a worker.
+    The solver's plan (when asked for) is kept only when it passes the checks and is
+    cheaper; re-insertion then polishes it, or improves the snapshot's plans alone.
+    """
+    t0 = time.perf_counter()
+    before = plans_cost(snap.plans, table)
     new: list[VehiclePlan] | None = None
+    note = ""
     if params.use_solver:
         try:
-            new = solve_snapshot(snap, engine, params)
-            method = "solver"
+            new = solve_snapshot(snap, table, params)
         except Exception as exc:  # the solver must never take dispatch down
             logger.warning("solver re-optimization failed, using re-insertion: %s", exc)
-            new = None
+            note = f"solver failed: {exc}"
     if new is not None:
-        problem = _validate(snap.plans, new, engine)
+        problem = _validate(snap.plans, new, table)
         if problem is not None:
             logger.info("solver plan discarded: %s", problem)
-            new = None
-        elif plans_cost(new, engine) >= before:
-            new = None  # not better: the local search below may still find a gain
+            note, new = f"solver plan discarded: {problem}", None
+        elif plans_cost(new, table) >= before:
+            note, new = "solver found no gain", None
     if new is None:
-        method = "reinsertion"
-        new = list(snap.plans)
-    elif params.polish:
-        method = "solver+reinsertion"
-    if method == "reinsertion" or params.polish:
-        new = reinsert_all(new, engine, params)
-    after = plans_cost(new, engine)
-    return _finish(engine, snap, new, (before, after), method, params, t0)
+        method, new = "reinsertion", reinsert_all(list(snap.plans), table, params)
+    else:
+        method = "solver"
+        if params.polish:
+            solver_cost = plans_cost(new, table)
+            new = reinsert_all(new, table, params)
+            if plans_cost(new, table) < solver_cost:
+                method = "solver+reinsertion"
+    return Improvement(plans=tuple(new), method=method, cost_before=before,
+                       cost_after=plans_cost(new, table), runtime_s=time.perf_counter() - t0,
+                       note=note)
 
 
-def _finish(
-    engine: Engine, snap: Snapshot, new: list[VehiclePlan], costs: tuple[int, int],
-    method: str, params: ReoptParams, t0: float,
+def finish(
+    engine: Engine, snap: Snapshot, imp: Improvement, params: ReoptParams, *,
+    t0: float | None = None,
 ) -> ReoptResult:
-    before, after = costs
+    """Merge ``imp`` (made from ``snap``) into ``engine`` and adopt it if still better.
 
-    def result(adopted: bool, reason: str, cost_after: int = after) -> ReoptResult:
-        return ReoptResult(adopted=adopted, reason=reason, cost_before=before,
-                           cost_after=cost_after, method=method,
-                           runtime_s=time.perf_counter() - t0)
+    Runs in the engine's thread. The result is dropped, with the reason, when the
+    candidate found no gain, when a vehicle event happened since the snapshot, when the
+    bookings made meanwhile do not fit, when the merged plans are no cheaper than the
+    live ones, or when :meth:`~dispatch.engine.Engine.adopt_plans` refuses them.
+    """
+    t_merge = time.perf_counter()
+    start = t_merge - imp.runtime_s if t0 is None else t0
 
-    if after > before - params.min_gain:
-        return result(False, "no improvement")
-    problem = _validate(snap.plans, new, engine)
-    if problem is not None:
-        return result(False, f"new plan rejected: {problem}")
-    merged = merge(engine, snap, new)
+    def result(adopted: bool, reason: str, costs: tuple[int, int]) -> ReoptResult:
+        now = time.perf_counter()
+        return ReoptResult(adopted=adopted, reason=reason, cost_before=costs[0],
+                           cost_after=costs[1], method=imp.method, runtime_s=now - start,
+                           improve_s=imp.runtime_s, merge_s=now - t_merge)
+
+    if imp.cost_after > imp.cost_before - params.min_gain:
+        why = "no improvement" + (f" ({imp.note})" if imp.note else "")
+        return result(False, why, (imp.cost_before, imp.cost_after))
+    merged, why = merge_plans(engine, snap, list(imp.plans))
     if merged is None:
-        return result(False, "state changed since the snapshot and could not be merged")
-    engine.adopt_plans(merged, cause=f"reoptimize ({method})")
-    return result(True, "better plan adopted", plans_cost(merged, engine))
+        return result(False, f"dropped: {why}", (imp.cost_before, imp.cost_after))
+    costs = (plans_cost(engine.live_plans(), engine), plans_cost(merged, engine))
+    if costs[1] > costs[0] - params.min_gain:
+        return result(False, "no improvement left after merging the changes since the "
+                             "snapshot", costs)
+    try:
+        engine.adopt_plans(merged, cause=f"reoptimize ({imp.method})")
+    except (DispatchError, ValueError) as exc:  # PlanRejectedError names request and limit
+        return result(False, f"refused by the engine: {exc}", costs)
+    return result(True, "better plan adopted", costs)
 
 
 # ---------------------------------------------------------------------- validation
@@ -202,9 +316,10 @@ def _pinned(plans: Sequence[VehiclePlan]) -> set[tuple[str, int]]:
 
 
 def _validate(
-    old: Sequence[VehiclePlan], new: Sequence[VehiclePlan], engine: Engine
+    old: Sequence[VehiclePlan], new: Sequence[VehiclePlan], source: Engine | TravelTable
 ) -> str | None:
     """Return why ``new`` may not replace ``old``, or ``None`` when it may."""
+    table = _table(source)
     if len(old) != len(new):
         return "wrong number of plans"
     if _stop_set(old) != _stop_set(new):
@@ -222,7 +337,7 @@ def _validate(
         for key, kind in ((s.key, s.kind) for s in n.stops):
             if kind is StopKind.PICKUP and not _pickup_before_dropoff(n, key):
                 return f"{key}: drop-off before pickup"
-        sch = schedule(n, engine.table.durations, engine.table.distances)
+        sch = schedule(n, table.durations, table.distances)
         if not sch.feasible:
             return f"vehicle {o.vehicle}: {sch.violations[0]}"
     return None
@@ -236,31 +351,72 @@ def _pickup_before_dropoff(plan: VehiclePlan, key: str) -> bool:
 # ---------------------------------------------------------------------- merge
 def merge(engine: Engine, snap: Snapshot, new: list[VehiclePlan]) -> list[VehiclePlan] | None:
     """Replay the engine's changes since ``snap`` onto ``new``; ``None`` if impossible."""
+    return merge_plans(engine, snap, new)[0]
+
+
+def merge_plans(
+    engine: Engine, snap: Snapshot, new: list[VehiclePlan]
+) -> tuple[list[VehiclePlan] | None, str]:
+    """Rebase ``new`` (made from ``snap``) onto the live plans; return it or why not.
+
+    Each vehicle's stops served since the snapshot must be the first stops of its new
+    plan; the rest of the new plan follows the vehicle's live position, load and locked
+    leg. Requests cancelled since are removed, requests confirmed since are inserted at
+    their cheapest place under their promise. Any other change since the snapshot (a
+    vehicle event, other adopted plans) makes the new plans stale.
+    """
     changes = [c for c in engine.changes if c[0] > snap.version]
-    if not changes:
-        return new
-    if any(kind not in _REPLAYABLE for _, kind, _ in changes):
-        return None
-    plans = list(new)
+    stale = next((c for c in changes if c[1] not in _MERGEABLE), None)
+    if stale is not None:
+        return None, f"{stale[1]} ({stale[2]}) since the snapshot"
     live = engine.live_plans()
-    for p_new, p_live in zip(plans, live, strict=True):
-        if (p_new.origin, p_new.origin_s, p_new.n_locked) != (
-                p_live.origin, p_live.origin_s, p_live.n_locked):
-            return None
+    if len(live) != len(new) or len(snap.executed) != len(new):
+        return None, "the fleet changed since the snapshot"
+    plans: list[VehiclePlan] = []
+    for k, (p_new, p_live) in enumerate(zip(new, live, strict=True)):
+        done = engine.history(k)[snap.executed[k]:]
+        rebased = _rebase(p_new, p_live, [(h.key, str(h.kind)) for h in done])
+        if isinstance(rebased, str):
+            return None, f"vehicle {k}: {rebased}"
+        plans.append(rebased)
+    table = engine.table
+    d, m = table.durations, table.distances
+    wanted = _stop_set(live)
+    for gone in sorted({key for key, _ in _stop_set(plans)} - {key for key, _ in wanted}):
+        plans = [remove_repaired(p, gone, d, m) if any(s.key == gone for s in p.stops)
+                 else p for p in plans]
+    have = {key for key, _ in _stop_set(plans)}
     for _, kind, key in changes:
-        if kind == "remove":
-            d, m = engine.table.durations, engine.table.distances
-            plans = [remove_repaired(p, key, d, m) if any(s.key == key for s in p.stops)
-                     else p for p in plans]
-            continue
-        if any(s.key == key for p in plans for s in p.stops):
+        if kind != "confirm" or key in have or (key, StopKind.PICKUP) not in wanted:
             continue
         cand = engine.promise_candidate(key)
-        ins = best_insertion(plans, [cand], engine.table.durations, engine.table.distances)
+        ins = best_insertion(plans, [cand], d, m)
         if ins is None:
-            return None
+            return None, f"request {key}, booked since the snapshot, does not fit the new plans"
         plans[ins.plan] = insert(plans[ins.plan], ins, cand)
-    return plans
+        have.add(key)
+    return plans, ""
+
+
+def _rebase(
+    new: VehiclePlan, live: VehiclePlan, done: list[tuple[str, str]]
+) -> VehiclePlan | str:
+    """Return ``new`` without its ``done`` stops, starting where ``live`` is, or why not."""
+    head = [(s.key, str(s.kind)) for s in new.stops[: len(done)]]
+    if head != done:
+        i = next((i for i, (a, b) in enumerate(zip(head, done, strict=False)) if a != b),
+                 len(head))
+        return (f"served {done[i][1]} of {done[i][0]} since the snapshot, which the new "
+                "plan had not planned next")
+    rest = new.stops[len(done):]
+    n = live.n_locked
+    if [(s.key, s.kind) for s in rest[:n]] != [(s.key, s.kind) for s in live.stops[:n]]:
+        return "started a leg since the snapshot that the new plan changed"
+    ride_from = {(s.key, s.kind): s.ride_from_s for s in live.stops}
+    tail = tuple(replace(s, ride_from_s=ride_from[(s.key, s.kind)])
+                 if ride_from.get((s.key, s.kind), s.ride_from_s) != s.ride_from_s else s
+                 for s in rest[n:])
+    return replace(live, stops=(*live.stops[:n], *tail))
 
 
 # ---------------------------------------------------------------------- re-insertion
@@ -272,14 +428,15 @@ def _movable(plan: VehiclePlan) -> list[str]:
 
 
 def reinsert_all(
-    plans: list[VehiclePlan], engine: Engine, params: ReoptParams
+    plans: list[VehiclePlan], source: Engine | TravelTable, params: ReoptParams
 ) -> list[VehiclePlan]:
     """Improve ``plans`` by removing each request and re-inserting it where cheapest.
 
     Deterministic: requests are visited in plan order; a move is kept only when it
     lowers the total cost. Promises stay hard limits throughout.
     """
-    d, m = engine.table.durations, engine.table.distances
+    table = _table(source)
+    d, m = table.durations, table.distances
     cache = PlanCache()
     deadline = time.perf_counter() + params.time_limit_s
     for _ in range(params.reinsertion_rounds):
@@ -318,12 +475,14 @@ class BuiltProblem:
     loc_index: dict[int, int]
 
 
-def _locked_head(plan: VehiclePlan, engine: Engine) -> tuple[VehiclePlan, tuple[PlanStop, ...]]:
+def _locked_head(
+    plan: VehiclePlan, table: TravelTable
+) -> tuple[VehiclePlan, tuple[PlanStop, ...]]:
     """Execute the locked stops virtually: the vehicle starts after them."""
     if plan.n_locked == 0:
         return plan, ()
     head = plan.stops[: plan.n_locked]
-    sch = schedule(replace(plan, stops=head), engine.table.durations, engine.table.distances)
+    sch = schedule(replace(plan, stops=head), table.durations, table.distances)
     loc = plan.origin
     onboard = list(plan.onboard)
     rest = list(plan.stops[plan.n_locked :])
@@ -338,9 +497,11 @@ def _locked_head(plan: VehiclePlan, engine: Engine) -> tuple[VehiclePlan, tuple[
                    onboard=tuple(onboard), n_locked=0), head
 
 
-def build_problem(snap: Snapshot, engine: Engine) -> BuiltProblem:
+def build_problem(snap: Snapshot, source: Engine | TravelTable) -> BuiltProblem:
     """Return the routing problem of the snapshot's unlocked work."""
-    table = engine.table
+    table = _table(source)
+    dimensions = snap.dimensions or (
+        () if isinstance(source, TravelTable) else tuple(source.config.dimensions))
     used: dict[int, int] = {}
 
     def idx(loc: int) -> int:
@@ -355,7 +516,7 @@ def build_problem(snap: Snapshot, engine: Engine) -> BuiltProblem:
     for p in snap.plans:
         if not p.active:
             continue
-        free, head = _locked_head(p, engine)
+        free, head = _locked_head(p, table)
         v = len(vehicles)
         types.append(VehicleType(name=f"t{p.vehicle}", capacity=p.capacity,
                                  distance_cost=p.distance_cost, duration_cost=p.duration_cost))
@@ -375,7 +536,7 @@ def build_problem(snap: Snapshot, engine: Engine) -> BuiltProblem:
     lonlat = sub.locations
     problem = Problem(
         locations=tuple(Location(lon=float(x), lat=float(y)) for x, y in lonlat),
-        dimensions=engine.config.dimensions,
+        dimensions=dimensions,
         durations={"car": sub.durations}, distances={"car": sub.distances},
         vehicle_types=tuple(types), vehicles=tuple(vehicles), requests=tuple(requests),
         jobs=tuple(jobs), name=f"reoptimize@{snap.now}")
@@ -410,15 +571,18 @@ def _add_work(
             built.job_stops.append(s)
 
 
-def initial_solution(built: BuiltProblem, snap: Snapshot, engine: Engine) -> Solution:
+def initial_solution(
+    built: BuiltProblem, snap: Snapshot, source: Engine | TravelTable
+) -> Solution:
     """Return the current plans as a solution of the built problem (warm start)."""
+    table = _table(source)
     req_ix = {p.key: i for i, (p, _) in enumerate(built.req_stops)}
     job_ix = {s.key: i for i, s in enumerate(built.job_stops)}
     active = [p for p in snap.plans if p.active]
     routes = []
     for v, p in enumerate(active):
-        free, _ = _locked_head(p, engine)
-        sch = schedule(free, engine.table.durations, engine.table.distances)
+        free, _ = _locked_head(p, table)
+        sch = schedule(free, table.durations, table.distances)
         visits: list[Visit] = []
         brk = 0
         for k, s in enumerate(free.stops):
@@ -441,7 +605,9 @@ def initial_solution(built: BuiltProblem, snap: Snapshot, engine: Engine) -> Sol
     return Solution(routes=tuple(routes), engine="current")
 
 
-def solve_snapshot(snap: Snapshot, engine: Engine, params: ReoptParams) -> list[VehiclePlan]:
+def solve_snapshot(
+    snap: Snapshot, source: Engine | TravelTable, params: ReoptParams
+) -> list[VehiclePlan]:
     """Solve the snapshot's routing problem and return the new plans (unvalidated).
 
     Raises
@@ -452,12 +618,13 @@ def solve_snapshot(snap: Snapshot, engine: Engine, params: ReoptParams) -> list[
     from routing.check import check
     from routing.solve import SolveParams, solve
 
-    built = build_problem(snap, engine)
+    table = _table(source)
+    built = build_problem(snap, table)
     if not built.problem.requests and not built.problem.jobs:
         return list(snap.plans)
     sol = solve(built.problem, SolveParams(
         time_limit_s=params.time_limit_s, seed=params.seed, engine=params.engine,
-        max_iterations=params.max_iterations, initial=_safe_initial(built, snap, engine)))
+        max_iterations=params.max_iterations, initial=_safe_initial(built, snap, table)))
     if sol.unassigned:
         msg = f"solver left {len(sol.unassigned)} confirmed items out"
         raise RuntimeError(msg)
@@ -465,19 +632,19 @@ def solve_snapshot(snap: Snapshot, engine: Engine, params: ReoptParams) -> list[
     if violations:
         msg = f"solver plan has violations: {violations[0]}"
         raise RuntimeError(msg)
-    return _to_plans(built, sol, snap, engine)
+    return _to_plans(built, sol, snap, table)
 
 
-def _safe_initial(built: BuiltProblem, snap: Snapshot, engine: Engine) -> Solution | None:
+def _safe_initial(built: BuiltProblem, snap: Snapshot, table: TravelTable) -> Solution | None:
     try:
-        return initial_solution(built, snap, engine)
+        return initial_solution(built, snap, table)
     except (KeyError, ValueError) as exc:  # pragma: no cover - warm start is optional
         logger.debug("no warm start: %s", exc)
         return None
 
 
 def _to_plans(
-    built: BuiltProblem, sol: Solution, snap: Snapshot, engine: Engine
+    built: BuiltProblem, sol: Solution, snap: Snapshot, table: TravelTable
 ) -> list[VehiclePlan]:
     by_vehicle = {r.vehicle: r for r in sol.routes}
     out = list(snap.plans)
@@ -498,7 +665,7 @@ def _to_plans(
                    if x.kind is StopKind.PICKUP}
         # the engine's own stops (riders picked up in the locked head have no ride_from)
         plan = _restore_ride_from(old, replace(old, stops=(*built.heads[v], *stops)))
-        out[k] = pin_pickups(plan, targets, engine.table.durations, engine.table.distances)
+        out[k] = pin_pickups(plan, targets, table.durations, table.distances)
     return out
 
 
