@@ -6,7 +6,6 @@ nothing here changes engine state.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from dispatch.engine.types import (
@@ -30,7 +29,7 @@ from routing.insertion import (
     best_insertion,
     best_insertions,
 )
-from routing.model import UNREACHABLE, Load, TimeWindow
+from routing.model import UNREACHABLE, Load, TimeWindow, max_ride_limit
 from routing.solution import StopKind
 
 #: The wanted pickup window and the latest drop-off of a booking.
@@ -75,7 +74,7 @@ def eligibility(config: DispatchConfig, fleet: Sequence[VehicleSpec],
 
 def max_ride_s(config: DispatchConfig, direct_s: int) -> int:
     """Return the maximum ride for a trip of direct time ``direct_s`` under ``config``."""
-    return math.ceil(config.ride_alpha * direct_s) + config.ride_beta_s
+    return max_ride_limit(direct_s, alpha=config.ride_alpha, beta_s=config.ride_beta_s)
 
 
 def wanted(config: DispatchConfig, now: int, request: AnyRequest, shift_s: int = 0) -> Wanted:

@@ -141,7 +141,8 @@ class DispatchConfig:
 
     The promised pickup window is ``[planned - window_before_s, planned +
     window_after_s]`` clipped to the wanted window; the maximum ride is
-    ``ceil(ride_alpha * direct) + ride_beta_s`` (MATSim DRT's alpha and beta).
+    ``ceil(ride_alpha * direct) + ride_beta_s`` (MATSim DRT's alpha and beta;
+    :func:`routing.model.max_ride_limit`, the one ride-limit rule).
     """
 
     dimensions: tuple[str, ...] = ("seats", "wheelchairs", "parcels")
