@@ -59,12 +59,16 @@ def info(
     ] = None,
 ) -> None:
     """Print a region's summary: road graph size, stops, population, hospitals."""
+    from api.inputs import InputError, check_region_files, region_warnings
     from maps.errors import MapsError
     from maps.region import default_region, region_from_files
 
-    if osm is None and (gtfs or population or pois or no_fly):
-        typer.echo("error: --gtfs/--population/--pois/--no-fly need --osm", err=True)
-        raise typer.Exit(code=2)
+    try:
+        check_region_files(osm, gtfs=gtfs or [], population=population, pois=pois or [],
+                           no_fly=no_fly or [])
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     start = time.perf_counter()
     try:
         if osm is None:
@@ -80,8 +84,11 @@ def info(
                 progress=_progress,
             )
     except (MapsError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        raise typer.Exit(code=2) from None
+    for line in region_warnings(region, gtfs=gtfs or [], population=population,
+                                pois=pois or []):
+        typer.echo(f"warning: {line}", err=True)
     summary = region.summary()
     if as_json:
         out = {k: summary[k] for k in _SUMMARY_KEYS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from enum import StrEnum
@@ -36,8 +37,22 @@ class Objective(StrEnum):
 
 def _fail(message: str) -> typer.Exit:
     """Print a one-line reason on stderr and return the exit to raise."""
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
     return typer.Exit(code=2)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+def _check_limits(time_limit: float, seed: int) -> None:
+    from api.inputs import InputError, check_seed, check_time_limit
+
+    try:
+        check_time_limit(time_limit)
+        check_seed(seed)
+    except InputError as exc:
+        raise _fail(str(exc)) from None
 
 
 def _run_solver(problem: Problem, time_limit: float, seed: int, objective: str) -> Solution:
@@ -54,8 +69,10 @@ def _run_solver(problem: Problem, time_limit: float, seed: int, objective: str) 
 def solve_instance(
     path: Annotated[Path, typer.Argument(help="Instance file as published.")],
     fmt: Annotated[InstanceFormat, typer.Option("--format", help="Instance format.")],
-    time_limit: Annotated[float, typer.Option(help="Search time limit in seconds.", min=0.0)],
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    time_limit: Annotated[
+        float, typer.Option(help="Search time limit in seconds (more than 0, at most a day).")
+    ],
+    seed: Annotated[int, typer.Option(help="Random seed (0 or more).")] = 0,
     objective: Annotated[
         Objective,
         typer.Option(help="distance: total distance; vehicles: fewest vehicles, then distance."),
@@ -73,9 +90,10 @@ def solve_instance(
     from routing.instances import literature_cost, read_instance, route_node_ids
     from routing.solution import ItemKind
 
+    _check_limits(time_limit, seed)
     try:
         inst = read_instance(path, str(fmt))
-    except RoutingError as exc:
+    except (RoutingError, OSError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"... solving {inst.name} ({len(inst.problem.requests)} requests, "
                f"{len(inst.problem.jobs)} jobs) for up to {time_limit:g} s", err=True)
@@ -129,11 +147,111 @@ def _road_matrices(osm: Path | None) -> MatrixBuilder:
     return build
 
 
+def _read_problem_json(path: Path) -> Any:
+    from api.inputs import InputError, input_file
+
+    try:
+        input_file(path, "")
+        return json.loads(path.read_bytes().decode("utf-8-sig"))
+    except InputError as exc:
+        raise _fail(str(exc).strip()) from None
+    except OSError as exc:
+        raise _fail(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise _fail(f"{path}: not a UTF-8 text file (a problem JSON is UTF-8)") from None
+    except json.JSONDecodeError as exc:
+        raise _fail(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise _fail(f"{path}: JSON nested too deeply") from None
+
+
+def unreachable_items(problem: Problem) -> dict[tuple[str, int], str]:
+    """Find the requests and jobs that no allowed vehicle can reach at all.
+
+    A location is reachable from another when a chain of finite matrix entries joins
+    them (the route may pass other locations on the way).
+
+    Returns
+    -------
+    dict
+        ``(kind, index) -> reason`` with ``kind`` ``"request"`` or ``"job"``; the reason
+        names two locations with no path between them (from the vehicle's start, between
+        pickup and drop-off, or to its end) on every allowed vehicle's profile.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import breadth_first_order
+
+    from routing.model import UNREACHABLE
+
+    graphs = {p: csr_matrix(m < UNREACHABLE) for p, m in problem.durations.items()}
+    seen: dict[tuple[str, int], set[int]] = {}
+
+    def reaches(profile: str, a: int, b: int) -> bool:
+        if (profile, a) not in seen:
+            order = breadth_first_order(graphs[profile], a, return_predecessors=False)
+            seen[profile, a] = {int(x) for x in order}
+        return b in seen[profile, a]
+
+    def gap(k: int, stops: tuple[int, ...]) -> tuple[int, int] | None:
+        v = problem.vehicles[k]
+        profile = str(problem.vehicle_type(k).profile)
+        path = (v.start, *stops) + (() if v.end is None else (v.end,))
+        return next(((a, b) for a, b in itertools.pairwise(path)
+                     if not reaches(profile, a, b)), None)
+
+    def name(i: int) -> str:
+        return problem.locations[i].name or str(i)
+
+    items: list[tuple[str, int, tuple[int, ...], tuple[int, ...] | None]] = [
+        ("request", i, (r.pickup, r.dropoff), r.allowed_vehicles)
+        for i, r in enumerate(problem.requests)]
+    items += [("job", j, (x.location,), x.allowed_vehicles) for j, x in enumerate(problem.jobs)]
+    out: dict[tuple[str, int], str] = {}
+    for kind, i, stops, allowed in items:
+        gaps = [gap(k, stops) for k in (range(len(problem.vehicles)) if allowed is None
+                                         else allowed)]
+        found = [g for g in gaps if g is not None]
+        if gaps and len(found) == len(gaps):
+            a, b = found[0]
+            out[kind, i] = f"unreachable: no path from {name(a)} to {name(b)}"
+    return out
+
+
+def _check_osm_use(osm: Path | None, data: Any) -> None:
+    """Check ``--osm`` before the (slow) road build; warn when the JSON makes it unused."""
+    from api.inputs import InputError, check_osm
+
+    if osm is None:
+        return
+    try:
+        check_osm(osm)
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    if isinstance(data, dict) and {"durations", "distances"} & set(data):
+        _warn(f"--osm {osm} is ignored: the problem JSON has its own durations/distances")
+
+
+def _write_plan(plan: dict[str, Any], output: Path | None) -> None:
+    text = json.dumps(plan, ensure_ascii=False, indent=1) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"-o {output}: cannot write ({exc.strerror or exc})") from None
+
+
 def solve_problem(
     problem_path: Annotated[Path, typer.Argument(help="Problem JSON (see README).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the plan JSON.")],
-    time_limit: Annotated[float, typer.Option(help="Search time limit in seconds.", min=0.0)] = 5.0,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="Where to write the plan JSON ('-': stdout)."),
+    ],
+    time_limit: Annotated[
+        float, typer.Option(help="Search time limit in seconds (more than 0, at most a day).")
+    ] = 5.0,
+    seed: Annotated[int, typer.Option(help="Random seed (0 or more).")] = 0,
     osm: Annotated[
         Path | None,
         typer.Option(help="OSM extract whose roads give the matrices when the JSON has none "
@@ -141,33 +259,42 @@ def solve_problem(
     ] = None,
 ) -> None:
     """Solve a problem in the product's JSON shape and write the plan JSON."""
+    from api.inputs import InputError, output_path
     from routing.check import check
     from routing.errors import ProblemError
     from routing.io import plan_to_dict, problem_from_dict
 
+    _check_limits(time_limit, seed)
+    data = _read_problem_json(problem_path)
     try:
-        data = json.loads(problem_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _fail(f"{problem_path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(f"{problem_path}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise _fail(f"{problem_path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        out = output_path(output, "-o", inputs=[problem_path] + ([osm] if osm else []))
+    except InputError as exc:
+        raise _fail(str(exc)) from None
+    _check_osm_use(osm, data)
     try:
         problem = problem_from_dict(data, build_matrices=_road_matrices(osm))
     except ProblemError as exc:
         raise _fail(f"{problem_path}: {exc}") from None
+    no_path = unreachable_items(problem)
+    if no_path:
+        ids = [problem.requests[i].id if k == "request" else problem.jobs[i].id
+               for k, i in no_path]
+        _warn(f"{len(ids)} of {len(problem.requests) + len(problem.jobs)} requests and jobs "
+              f"have a location no vehicle can reach ({', '.join(ids[:3])}"
+              f"{', ...' if len(ids) > 3 else ''}); they will be unassigned")
     solution = _run_solver(problem, time_limit, seed, "distance")
     violations = check(problem, solution)
     plan = plan_to_dict(problem, solution, feasible=not violations)
-    try:
-        output.write_text(json.dumps(plan, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise _fail(f"{output}: cannot write ({exc})") from None
+    by_id = {(problem.requests[i].id if k == "request" else problem.jobs[i].id): why
+             for (k, i), why in no_path.items()}
+    for u in plan["unassigned"]:
+        u["reason"] = by_id.get(u["id"], u["reason"])
+    _write_plan(plan, out)
     s = plan["summary"]
     typer.echo(f"{s['served']} served, {s['unassigned']} unassigned, {s['vehicles']} vehicles, "
                f"{s['distance_m'] / 1000:.1f} km, feasible={s['feasible']}, "
-               f"{s['runtime_s']:.1f} s ({s['engine'] or 'solver'}) -> {output}", err=True)
+               f"{s['runtime_s']:.1f} s ({s['engine'] or 'solver'}) -> {out or 'stdout'}",
+               err=True)
     for v in violations[:5]:
         typer.echo(f"violation: {v.kind}: {v.message}", err=True)
 

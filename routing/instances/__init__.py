@@ -62,7 +62,8 @@ def read_instance(path: str | Path, fmt: str) -> Instance:
     ------
     InstanceFormatError
         For an unknown format, a missing file, or a file not in the format (the
-        message names the file and, where it can, the line).
+        message names the file and, where it can, the line, and says which other
+        format reads the file, if one does).
     """
     reader = _READERS.get(fmt)
     if reader is None:
@@ -70,6 +71,26 @@ def read_instance(path: str | Path, fmt: str) -> Instance:
         raise InstanceFormatError(msg)
     path = Path(path)
     if not path.is_file():
-        msg = f"{path}: no such file"
+        msg = f"{path}: no such file" if not path.exists() else f"{path}: not a file"
         raise InstanceFormatError(msg)
-    return reader(path)
+    try:
+        return reader(path)
+    except InstanceFormatError as exc:
+        other = _readable_as(path, fmt)
+        if other is None:
+            raise
+        msg = f"{exc} (the file reads as --format {other})"
+        raise InstanceFormatError(msg) from exc
+
+
+def _readable_as(path: Path, fmt: str) -> str | None:
+    """Return the first other format that reads ``path``, if any."""
+    for name, reader in _READERS.items():
+        if name == fmt:
+            continue
+        try:
+            reader(path)
+        except (InstanceFormatError, ValueError):
+            continue
+        return name
+    return None

@@ -91,8 +91,10 @@ def _parse(path: Path) -> dict[str, Any]:
         data: dict[str, Any] = vrplib.read_instance(str(path), compute_edge_weights=False)
     except FileNotFoundError as exc:
         raise fail(path, None, "no such file") from exc
-    except (ValueError, IndexError, KeyError, UnicodeDecodeError) as exc:
-        raise fail(path, None, f"not a VRPLIB file ({exc})") from exc
+    except (ValueError, IndexError, KeyError, UnicodeDecodeError, RuntimeError) as exc:
+        # vrplib raises RuntimeError("Instance does not conform to the VRPLIB format.")
+        reason = " ".join(str(exc).split()).rstrip(".")
+        raise fail(path, None, f"not a VRPLIB file ({reason})") from exc
     return data
 
 

@@ -45,5 +45,7 @@ def test_region_info_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.osm"
     bad.write_text("not xml")
     result = CliRunner().invoke(_app(), ["region", "info", "--osm", str(bad)])
-    assert result.exit_code == 1
-    assert "bad.osm" in result.stderr and "Traceback" not in result.output
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--osm" in lines[0] and "bad.osm" in lines[0], result.stderr
+    assert "Traceback" not in result.output
