@@ -27,7 +27,7 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from dispatch.engine import fleet, incidents, offers
-from dispatch.engine.log import Command, decode_args, encode_args
+from dispatch.engine.log import Command, decode_args, decode_state, encode_args, encode_state
 from dispatch.engine.promises import plan_problems, rebased
 from dispatch.engine.state import EngineState, RequestState, VehicleState
 from dispatch.engine.types import (
@@ -129,7 +129,10 @@ class Engine:
         self._st = EngineState(table=table, config=cfg, now=start_s, vehicles=[])
         self._st.vehicles = [self._new_vehicle(k, v) for k, v in enumerate(vehicles)]
         self.start_s = start_s
+        #: Commands run by this engine object (after its snapshot, when restored).
         self.commands: list[Command] = []
+        #: Sequence number of the last command in the state (snapshot included).
+        self.seq = 0
         self.on_command = on_command
 
     def _new_vehicle(self, k: int, v: VehicleSpec) -> VehicleState:
@@ -271,8 +274,8 @@ class Engine:
         return out
 
     def _log(self, op: str, args: dict[str, Any], error: str | None) -> None:
-        cmd = Command(seq=len(self.commands) + 1, op=op, args=encode_args(op, args),
-                      error=error)
+        self.seq += 1
+        cmd = Command(seq=self.seq, op=op, args=encode_args(op, args), error=error)
         self.commands.append(cmd)
         if self.on_command is not None:
             self.on_command(cmd)
@@ -286,8 +289,12 @@ class Engine:
         commands: Iterable[Command | dict[str, Any]],
         *,
         start_s: int = 0,
+        snapshot: dict[str, Any] | None = None,
     ) -> Engine:
         """Rebuild an engine by running ``commands`` in order on a new one.
+
+        With ``snapshot`` (from :meth:`snapshot`), start from it and run only the
+        commands after it; ``commands`` may then hold the whole log.
 
         Raises
         ------
@@ -295,9 +302,46 @@ class Engine:
             When the log is not a gapless sequence, or a command does not end as it
             ended when it was logged.
         """
-        engine = cls(table, vehicles, config, start_s=start_s)
+        if snapshot is None:
+            engine = cls(table, vehicles, config, start_s=start_s)
+        else:
+            engine = cls.restore(table, vehicles, config, snapshot)
         for raw in commands:
-            engine.apply(raw if isinstance(raw, Command) else Command.from_dict(raw))
+            cmd = raw if isinstance(raw, Command) else Command.from_dict(raw)
+            if cmd.seq > engine.seq:
+                engine.apply(cmd)
+        return engine
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the whole state as JSON data; :meth:`restore` rebuilds it.
+
+        The snapshot names the last command it includes (``seq``): replaying the
+        commands after it gives the engine of the full log.
+        """
+        return {"format": 1, "seq": self.seq, "start_s": self.start_s,
+                "state": encode_state(self._st)}
+
+    @classmethod
+    def restore(
+        cls,
+        table: TravelTable,
+        vehicles: Sequence[VehicleSpec],
+        config: DispatchConfig | None,
+        snapshot: dict[str, Any],
+    ) -> Engine:
+        """Return the engine of a :meth:`snapshot` (same table, fleet and config).
+
+        Raises
+        ------
+        InvalidRequestError
+            When the snapshot's format or fleet does not fit.
+        """
+        if snapshot.get("format") != 1:
+            msg = f"snapshot format {snapshot.get('format')!r} is not 1"
+            raise InvalidRequestError(msg)
+        engine = cls(table, vehicles, config, start_s=int(snapshot["start_s"]))
+        decode_state(engine._st, snapshot["state"])
+        engine.seq = int(snapshot["seq"])
         return engine
 
     def apply(self, command: Command) -> None:
@@ -308,8 +352,8 @@ class Engine:
         InvalidRequestError
             When ``command`` is not the next sequence number or ends differently.
         """
-        if command.seq != len(self.commands) + 1:
-            msg = f"command {command.seq}: expected sequence number {len(self.commands) + 1}"
+        if command.seq != self.seq + 1:
+            msg = f"command {command.seq}: expected sequence number {self.seq + 1}"
             raise InvalidRequestError(msg)
         method = getattr(self, command.op)
         try:

@@ -15,7 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dispatch.engine.types import AnyRequest, DeliveryOrder, RideRequest, StopOption
+from dispatch.engine.state import EngineState, RequestState
+from dispatch.engine.types import (
+    AnyRequest,
+    DeliveryOrder,
+    Event,
+    EventKind,
+    ExecutedStop,
+    Offer,
+    RequestStatus,
+    RideRequest,
+    StopOption,
+)
 from dispatch.errors import InvalidRequestError
 from routing.insertion import PlanStop, VehiclePlan
 from routing.model import TimeWindow
@@ -172,3 +183,122 @@ def decode_args(op: str, args: dict[str, Any]) -> dict[str, Any]:
     elif op == "adopt_plans":
         out["plans"] = [decode_plan(p) for p in args["plans"]]
     return out
+
+
+# ---------------------------------------------------------------------- snapshots
+def encode_offer(o: Offer | None) -> dict[str, Any] | None:
+    """Return an offer as plain JSON data."""
+    if o is None:
+        return None
+    return {"request_id": o.request_id, "vehicle": o.vehicle, "pickup": o.pickup,
+            "dropoff": o.dropoff, "walk_s": o.walk_s, "pickup_window": _window(o.pickup_window),
+            "latest_arrival": o.latest_arrival, "max_ride_s": o.max_ride_s,
+            "planned_pickup_s": o.planned_pickup_s, "planned_dropoff_s": o.planned_dropoff_s,
+            "expires_s": o.expires_s, "delivery_window": _window(o.delivery_window)}
+
+
+def decode_offer(d: dict[str, Any] | None) -> Offer | None:
+    """Return the offer of :func:`encode_offer`'s data."""
+    if d is None:
+        return None
+    pw = _unwindow(d["pickup_window"])
+    assert pw is not None
+    return Offer(request_id=d["request_id"], vehicle=int(d["vehicle"]), pickup=int(d["pickup"]),
+                 dropoff=int(d["dropoff"]), walk_s=int(d["walk_s"]), pickup_window=pw,
+                 latest_arrival=int(d["latest_arrival"]), max_ride_s=d["max_ride_s"],
+                 planned_pickup_s=int(d["planned_pickup_s"]),
+                 planned_dropoff_s=int(d["planned_dropoff_s"]), expires_s=int(d["expires_s"]),
+                 delivery_window=_unwindow(d["delivery_window"]))
+
+
+def encode_event(e: Event) -> dict[str, Any]:
+    """Return an event as plain JSON data."""
+    return {"time_s": e.time_s, "kind": str(e.kind), "request_id": e.request_id,
+            "vehicle": e.vehicle, "status": None if e.status is None else str(e.status),
+            "previous": None if e.previous is None else str(e.previous), "cause": e.cause,
+            "value_s": e.value_s}
+
+
+def decode_event(d: dict[str, Any]) -> Event:
+    """Return the event of :func:`encode_event`'s data."""
+    return Event(time_s=int(d["time_s"]), kind=EventKind(d["kind"]),
+                 request_id=d["request_id"], vehicle=d["vehicle"],
+                 status=None if d["status"] is None else RequestStatus(d["status"]),
+                 previous=None if d["previous"] is None else RequestStatus(d["previous"]),
+                 cause=d["cause"], value_s=int(d["value_s"]))
+
+
+def encode_executed(x: ExecutedStop) -> dict[str, Any]:
+    """Return an executed stop as plain JSON data."""
+    return {"key": x.key, "kind": str(x.kind), "location": x.location,
+            "arrival_s": x.arrival_s, "start_s": x.start_s, "departure_s": x.departure_s,
+            "load_after": list(x.load_after), "distance_m": x.distance_m}
+
+
+def decode_executed(d: dict[str, Any]) -> ExecutedStop:
+    """Return the executed stop of :func:`encode_executed`'s data."""
+    kinds = {str(k): k for k in StopKind}
+    return ExecutedStop(key=d["key"], kind=kinds.get(d["kind"], d["kind"]),
+                        location=int(d["location"]), arrival_s=int(d["arrival_s"]),
+                        start_s=int(d["start_s"]), departure_s=int(d["departure_s"]),
+                        load_after=tuple(int(q) for q in d["load_after"]),
+                        distance_m=int(d["distance_m"]))
+
+
+def _maybe_stop(s: PlanStop | None) -> dict[str, Any] | None:
+    return None if s is None else encode_stop(s)
+
+
+def encode_state(st: EngineState) -> dict[str, Any]:
+    """Return the whole engine state as plain JSON data (the fleet specs excepted)."""
+    return {
+        "now": st.now, "version": st.version,
+        "changes": [list(c) for c in st.changes], "offered": list(st.offered),
+        "events": [encode_event(e) for e in st.events],
+        "requests": [{
+            "request": encode_request(r.request), "status": str(r.status),
+            "booked_s": r.booked_s, "offer": encode_offer(r.offer),
+            "pickup": _maybe_stop(r.pickup), "dropoff": _maybe_stop(r.dropoff),
+            "vehicle": r.vehicle, "direct_s": r.direct_s, "picked_up_s": r.picked_up_s,
+            "dropped_off_s": r.dropped_off_s, "broken": list(r.broken),
+        } for r in st.requests.values()],
+        "vehicles": [{
+            "id": v.spec.id, "plan": encode_plan(v.plan),
+            "history": [encode_executed(x) for x in v.history], "driven_m": v.driven_m,
+            "first_departure_s": v.first_departure_s, "closed": v.closed,
+        } for v in st.vehicles],
+    }
+
+
+def decode_state(st: EngineState, data: dict[str, Any]) -> None:
+    """Fill ``st`` (built on the same table, fleet and config) from :func:`encode_state`.
+
+    Raises
+    ------
+    InvalidRequestError
+        When the snapshot's fleet differs from the engine's.
+    """
+    ids = [v["id"] for v in data["vehicles"]]
+    if ids != [v.spec.id for v in st.vehicles]:
+        msg = f"snapshot fleet {ids} differs from the engine's fleet"
+        raise InvalidRequestError(msg)
+    st.now, st.version = int(data["now"]), int(data["version"])
+    st.changes = [(int(a), str(b), str(c)) for a, b, c in data["changes"]]
+    st.offered = dict.fromkeys(data["offered"])
+    st.events = [decode_event(e) for e in data["events"]]
+    st.requests = {}
+    for d in data["requests"]:
+        req = decode_request(d["request"])
+        st.requests[req.id] = RequestState(
+            request=req, status=RequestStatus(d["status"]), booked_s=int(d["booked_s"]),
+            offer=decode_offer(d["offer"]),
+            pickup=None if d["pickup"] is None else decode_stop(d["pickup"]),
+            dropoff=None if d["dropoff"] is None else decode_stop(d["dropoff"]),
+            vehicle=d["vehicle"], direct_s=d["direct_s"], picked_up_s=d["picked_up_s"],
+            dropped_off_s=d["dropped_off_s"], broken=list(d["broken"]))
+    for v, d in zip(st.vehicles, data["vehicles"], strict=True):
+        v.plan = decode_plan(d["plan"])
+        v.history = [decode_executed(x) for x in d["history"]]
+        v.driven_m = int(d["driven_m"])
+        v.first_departure_s = d["first_departure_s"]
+        v.closed = bool(d["closed"])

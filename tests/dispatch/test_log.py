@@ -76,10 +76,13 @@ def test_requests_and_plans_round_trip_through_json(table: TravelTable) -> None:
 
 
 # ---------------------------------------------------------------------- replay
+_RIDE = st.tuples(st.just("ride"), st.integers(1, 19), st.integers(1, 19), st.integers(0, 2),
+                 st.integers(0, 3))
 _OPS = st.one_of(
-    st.tuples(st.just("ride"), st.integers(1, 19), st.integers(1, 19), st.integers(0, 2),
-              st.integers(0, 3)),
+    _RIDE, _RIDE, _RIDE,
+    st.tuples(st.just("adopt_live")),
     st.tuples(st.just("delivery"), st.integers(1, 19), st.integers(0, 3)),
+    st.tuples(st.just("confirm"), st.integers(0, 30)),
     st.tuples(st.just("confirm"), st.integers(0, 30)),
     st.tuples(st.just("decline"), st.integers(0, 30)),
     st.tuples(st.just("cancel"), st.integers(0, 30)),
@@ -88,6 +91,7 @@ _OPS = st.one_of(
     st.tuples(st.just("delay"), st.integers(0, 2), st.integers(60, 1800)),
     st.tuples(st.just("position"), st.integers(0, 2), st.integers(0, 19)),
     st.tuples(st.just("breakdown"), st.integers(0, 2)),
+    st.tuples(st.just("reoptimize"), st.booleans()),
     st.tuples(st.just("reoptimize"), st.booleans()),
 )
 
@@ -114,17 +118,23 @@ def _play(eng: Engine, ops: list[tuple[object, ...]]) -> None:
                                        ready_s=eng.now, parcels=int(parcels),
                                        window=TimeWindow(earliest=eng.now + H,
                                                          latest=eng.now + 3 * H)))
-            elif kind in ("confirm", "decline", "cancel", "no_show") and ids:
-                rid = ids[int(op[1]) % len(ids)]  # type: ignore[call-overload]
-                getattr(eng, kind)(rid)
+            elif kind in ("confirm", "decline", "cancel", "no_show"):
+                # aim at a request in a status where the call means something
+                want = (RequestStatus.OFFERED if kind in ("confirm", "decline")
+                        else RequestStatus.ASSIGNED)
+                fit = [i for i in ids if eng.status(i) is want] or ids
+                if fit:
+                    getattr(eng, kind)(fit[int(op[1]) % len(fit)])  # type: ignore[call-overload]
             elif kind == "advance":
                 eng.advance(eng.now + int(op[1]))  # type: ignore[call-overload]
             elif kind == "delay":
                 eng.delay(int(op[1]), int(op[2]))  # type: ignore[call-overload]
             elif kind == "position":
                 eng.position(int(op[1]), int(op[2]), eng.now)  # type: ignore[call-overload]
-            elif kind == "breakdown":
+            elif kind == "breakdown" and sum(map(eng.is_active, range(3))) == 3:
                 eng.breakdown(int(op[1]))  # type: ignore[call-overload]
+            elif kind == "adopt_live":
+                eng.adopt_plans(eng.live_plans(), cause="operator")
             elif kind == "reoptimize":
                 reoptimize(eng, ReoptParams(use_solver=bool(op[1]), max_iterations=30,
                                             time_limit_s=5.0, polish=True))
@@ -135,16 +145,24 @@ def _play(eng: Engine, ops: list[tuple[object, ...]]) -> None:
 
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(ops=st.lists(_OPS, min_size=5, max_size=40))
+@given(ops=st.lists(_OPS, min_size=5, max_size=50), cut=st.floats(0.0, 1.0))
 def test_replay_of_the_json_log_rebuilds_the_same_state(
-    table: TravelTable, ops: list[tuple[object, ...]]
+    table: TravelTable, ops: list[tuple[object, ...]], cut: float
 ) -> None:
-    eng = Engine(table, _fleet(), DispatchConfig(min_lead_s=0), start_s=8 * H)
+    cfg = DispatchConfig(min_lead_s=0)
+    eng = Engine(table, _fleet(), cfg, start_s=8 * H)
     _play(eng, ops)
     log = json.loads(json.dumps([c.to_dict() for c in eng.commands]))
-    again = Engine.replay(table, _fleet(), DispatchConfig(min_lead_s=0), log, start_s=8 * H)
+    again = Engine.replay(table, _fleet(), cfg, log, start_s=8 * H)
     assert again.to_dict() == eng.to_dict()
     assert again.commands == eng.commands
+    assert again.snapshot() == eng.snapshot()
+    # a snapshot taken part-way, then the rest of the log: the same state again
+    head = Engine.replay(table, _fleet(), cfg, log[: int(cut * len(log))], start_s=8 * H)
+    snap = json.loads(json.dumps(head.snapshot()))
+    resumed = Engine.replay(table, _fleet(), cfg, log, snapshot=snap)
+    assert resumed.snapshot() == eng.snapshot()
+    assert resumed.to_dict() == eng.to_dict()
 
 
 def test_a_day_with_solver_reoptimization_and_breakdown_replays(table: TravelTable) -> None:
