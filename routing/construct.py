@@ -9,7 +9,7 @@ valid schedule (windows, ride times, shift, duration, breaks).
 
 The search is an LNS after Ropke & Pisinger (2006): random, worst, related (Shaw) and
 route removal; greedy and regret-2 insertion; simulated-annealing acceptance on the time
-fraction.
+fraction, by one rule in both loops (:func:`temperature`, :func:`routing.kernels.accept`).
 
 When no vehicle has breaks, insertion and the whole search loop run compiled in
 :mod:`routing.kernels` (the same rules on flat tables; every screened position is
@@ -49,7 +49,7 @@ MAX_SCHEDULE_TRIES = 4
 #: Construction opens every (free) vehicle with one early unit before inserting the rest.
 SEED_EMPTY_ROUTES = True
 
-#: Simulated annealing: start and end of the temperature (see :meth:`Lns.run`).
+#: Simulated annealing: start and end of the temperature (see :func:`temperature`).
 ACCEPT_WORSE = 0.05
 COOLING = 0.002
 #: A ruin removes between 2 and 4 + this fraction of the assigned units.
@@ -614,9 +614,7 @@ class Lns:
         best = ([list(s) for s in routes], list(left), cur_cost)
         cur = best
         n_assigned = self.n_units - len(left)
-        # Annealing: at the start a plan ACCEPT_WORSE (fraction of the cost) worse than the
-        # current one is accepted with probability 1/2; the temperature falls by COOLING.
-        temp0 = max(1.0, ACCEPT_WORSE * cur_cost / math.log(2))
+        arc0 = self._arc_total(routes)
         it = improvements = 0
         history = [(time.perf_counter() - t0, cur_cost)]
         ops = (self.remove_random, self.remove_related, self.remove_worst, self.remove_route)
@@ -625,7 +623,7 @@ class Lns:
             frac = _progress(t0, time_limit_s, it, max_iterations)
             if frac is None:
                 break
-            temp = temp0 * (COOLING ** frac)
+            temp = temperature(arc0, frac)
             it += 1
             routes = [list(s) for s in cur[0]]
             q = self.rng.randint(min(2, n_assigned), _ruin_max(n_assigned))
@@ -634,7 +632,9 @@ class Lns:
             left = self.insert_all(routes, list(cur[1]) + removed, regret=self.rng.random() < 0.5,
                                    noise=0.05 if self.rng.random() < 0.3 else 0.0)
             cost = self.total_cost(routes, left)
-            if cost < cur[2] or self.rng.random() < math.exp(-(cost - cur[2]) / temp):
+            delta = float(cost - cur[2])
+            # Improvements draw no random number, in both loops.
+            if kernels.accept(delta, temp, self.rng.random() if delta >= 0 else 0.0):
                 cur = (routes, left, cost)
                 if cost < best[2]:
                     best = ([list(s) for s in routes], list(left), cost)
@@ -665,7 +665,7 @@ class Lns:
                                  np.array([cost, cost, 0], dtype=np.int64),
                                  np.array(REMOVAL_WEIGHTS, dtype=np.float64))
         n_assigned = self.n_units - len(left)
-        temp0 = max(1.0, ACCEPT_WORSE * self._arc_total(routes) / math.log(2))
+        arc0 = self._arc_total(routes)
         q_max = _ruin_max(n_assigned)
         history = [(time.perf_counter() - t0, cost)]
         it = improvements = 0
@@ -676,7 +676,7 @@ class Lns:
                 break
             n = chunk if max_iterations is None else min(CHUNK, max_iterations - it)
             tc = time.perf_counter()
-            found = kernels.lns_chunk(st, tb, n, temp0 * COOLING ** frac, q_max, KERNEL_TRIES)
+            found = kernels.lns_chunk(st, tb, n, temperature(arc0, frac), q_max, KERNEL_TRIES)
             it += n
             if found:
                 improvements += found
@@ -690,6 +690,18 @@ class Lns:
         return LnsResult(routes=best, unassigned=unassigned, cost=int(st.counters[1]),
                          iterations=it, improvements=improvements, history=history,
                          construct_s=history[0][0])
+
+
+def temperature(arc_cost: int, frac: float) -> float:
+    """Return the annealing temperature after share ``frac`` of the search.
+
+    The one rule of both LNS loops (Python and compiled): at the start, a plan worse by
+    ``ACCEPT_WORSE`` times ``arc_cost`` (the arc cost of the constructed plan, without
+    fixed costs or the penalties of units left out) is accepted with probability 1/2
+    (:func:`routing.kernels.accept`); the temperature then falls geometrically to
+    ``COOLING`` times its start. The compiled loop takes it once per chunk of iterations.
+    """
+    return max(1.0, ACCEPT_WORSE * arc_cost / math.log(2)) * COOLING ** frac
 
 
 def _progress(t0: float, time_limit_s: float, it: int, max_iterations: int | None

@@ -659,6 +659,19 @@ def _only_unit(seq: IntArr, u: int, tb: Tables) -> bool:
 
 
 # --------------------------------------------------------------------------- search
+@_jit
+def accept(delta: float, temp: float, u: float) -> bool:
+    """Return whether simulated annealing accepts a plan ``delta`` costlier than the
+    current one at temperature ``temp``, given a uniform draw ``u`` in [0, 1).
+
+    The acceptance rule of both LNS loops: :func:`lns_chunk` calls it compiled, the
+    Python loop of :meth:`routing.construct.Lns.run` through numba's dispatcher. A better
+    plan (``delta < 0``) is always accepted and needs no draw (callers pass 0.0); an
+    equal one is accepted whenever ``temp > 0``.
+    """
+    return delta < 0 or (temp > 0 and u < np.exp(-delta / temp))
+
+
 class SearchState(NamedTuple):
     """Current and best plans of :func:`lns_chunk` (routes, lengths, unit left out)."""
 
@@ -808,8 +821,9 @@ def lns_chunk(st: SearchState, tb: Tables, n_iter: int, temp: float, q_max: int,
         out = np.zeros(n_units, np.bool_)
         out[left] = True
         cost = plan_cost(routes, lens, out, tb)
-        delta = cost - st.counters[0]
-        if delta < 0 or (temp > 0 and np.random.random() < np.exp(-delta / temp)):
+        delta = float(cost - st.counters[0])
+        # Improvements draw no random number, in both loops.
+        if accept(delta, temp, np.random.random() if delta >= 0 else 0.0):
             st.cur_routes[:] = routes
             st.cur_lens[:] = lens
             st.cur_out[:] = out

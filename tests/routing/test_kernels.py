@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from routing import kernels
-from routing.construct import Lns
-from routing.model import Problem, StopKind
+from routing import construct, kernels
+from routing.construct import ACCEPT_WORSE, COOLING, Lns, temperature
+from routing.model import (
+    Location,
+    Problem,
+    Request,
+    StopKind,
+    TimeWindow,
+    Vehicle,
+    VehicleType,
+)
 from routing.schedule import compile_problem, schedule_times, sequence_load_ok
 from tests.routing.test_check import assignments, problems
 
@@ -113,3 +123,69 @@ def test_removal_savings_match_route_costs(data: st.DataObject) -> None:
     expected = dict((u, s) for s, u in lns._savings(routes))
     for u in range(lns.n_units):
         assert got[u] == expected.get(u, -1)
+
+
+# --------------------------------------------------------------------------- annealing
+@settings(max_examples=500, deadline=None)
+@given(delta=st.integers(-10**9, 10**9), temp=st.floats(0.0, 1e9) | st.just(0.0),
+       u=st.floats(0.0, 1.0, exclude_max=True))
+def test_acceptance_decides_alike_compiled_and_in_python(delta: int, temp: float,
+                                                         u: float) -> None:
+    compiled = kernels.accept(float(delta), temp, u)
+    assert compiled == kernels.accept.py_func(float(delta), temp, u)
+    if delta < 0 or (delta == 0 and temp > 0):
+        assert compiled  # better plans are always taken, equal ones while it is warm
+    elif temp == 0:
+        assert not compiled
+    else:
+        assert compiled == (u < math.exp(-delta / temp))
+
+
+def test_start_temperature_takes_the_set_share_worse_half_the_time() -> None:
+    arc = 123_456
+    t0 = temperature(arc, 0.0)
+    worse = ACCEPT_WORSE * arc
+    assert kernels.accept(worse, t0, 0.4999)
+    assert not kernels.accept(worse, t0, 0.5001)
+    assert temperature(arc, 1.0) == pytest.approx(COOLING * t0)
+    assert temperature(0, 0.0) == 1.0
+
+
+def _one_served_one_left_out() -> Problem:
+    """Request ``r`` is served by the one van; ``late`` (optional, penalty 10**6) cannot
+    reach its drop-off in time and is left out."""
+    xy = [(0, 0), (30, 0), (30, 40), (300, 0)]
+    m = np.array([[round(math.dist(a, b)) for b in xy] for a in xy], dtype=np.int64)
+    return Problem(
+        locations=tuple(Location(lon=x, lat=y) for x, y in xy), dimensions=("seats",),
+        durations={"car": m}, distances={"car": m},
+        vehicle_types=(VehicleType(name="van", capacity=(4,)),),
+        vehicles=(Vehicle(id="v", type=0, start=0, end=0),),
+        requests=(
+            Request(id="r", pickup=1, dropoff=2, load=(1,)),
+            Request(id="late", pickup=3, dropoff=2, load=(1,), optional=True, penalty=10**6,
+                    dropoff_window=TimeWindow(earliest=0, latest=100)),
+        ),
+    )
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_both_loops_anneal_from_the_arc_cost(compiled: bool,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Python loop used to start from the total cost (penalties of units left out
+    # included): here that would be 10**6 + 120 instead of the arc cost 120.
+    seen: list[int] = []
+
+    def spy(arc_cost: int, frac: float) -> float:
+        seen.append(arc_cost)
+        return temperature(arc_cost, frac)
+
+    monkeypatch.setattr(construct, "temperature", spy)
+    lns = Lns(compile_problem(_one_served_one_left_out()), seed=3)
+    assert lns.compiled
+    lns.compiled = compiled  # without breaks both loops can run the same problem
+    res = lns.run(600.0, max_iterations=6)  # the iterations end it (not the compile time)
+    assert res.unassigned == [1]
+    assert res.cost == 120 + 10**6
+    assert seen
+    assert set(seen) == {30 + 40 + 50}
