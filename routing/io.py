@@ -13,6 +13,15 @@ list ordered like ``dimensions`` or an object by dimension name)::
                    "dropoff_window": {"earliest": 34200, "latest": 36000}, ...}],
      "jobs": [{"id": "j1", "location": "home-2", "load": [0, 0], ...}]}
 
+Numbers must be sensible as well as well-typed (so that no sum can overflow the solvers'
+64-bit integers): times (windows, service, ride and wait limits, matrix durations) at
+most :data:`MAX_TIME_S`, loads and capacities at most :data:`MAX_QUANTITY`, distances at
+most :data:`MAX_DISTANCE_M`, costs
+and penalties at most :data:`MAX_COST` (per metre or second: :data:`MAX_UNIT_COST`),
+``speed_factor`` and ``max_detour`` within ``[0.01, 100]`` and ``[1, 100]``. A
+``return_of`` must name another request, whose drop-off window opens no later than the
+return's pickup window closes.
+
 ``durations`` and ``distances`` may be left out when the caller passes a
 ``build_matrices`` function (``hakobu solve`` builds them on the region's roads).
 
@@ -21,7 +30,7 @@ become indices (a location's id is kept in :attr:`Location.name`). A matrix entr
 ``null`` means no path. Every error is a :class:`ProblemError` whose field is the JSON
 path, e.g. ``requests[3].pickup_window.latest``.
 
-The plan JSON (DESIGN.md §3 item 12) is written by :func:`plan_to_dict`.
+The plan JSON is written by :func:`plan_to_dict`.
 """
 
 from __future__ import annotations
@@ -53,6 +62,20 @@ from routing.solution import ItemKind, Route, Solution, StopKind
 T = TypeVar("T")
 _MISSING: Any = object()
 
+#: Largest time in seconds (a window bound, a service or a matrix duration): about 31
+#: years, room for literature instances whose times are scaled by 1000.
+MAX_TIME_S = 10**9
+#: Largest load, capacity or other count in a problem JSON.
+MAX_QUANTITY = 10**9
+#: Largest distance in metres (a matrix entry).
+MAX_DISTANCE_M = 10**9
+#: Largest fixed cost or penalty.
+MAX_COST = 10**12
+#: Largest cost per metre or per second.
+MAX_UNIT_COST = 10**6
+#: Largest priority (either sign).
+MAX_PRIORITY = 10**6
+
 # ------------------------------------------------------------------ field readers
 
 
@@ -78,17 +101,30 @@ def _field(obj: Mapping[str, Any], key: str, path: str, default: Any = _MISSING)
     return obj[key]
 
 
-def _int(value: Any, path: str, *, minimum: int | None = 0) -> int:
+def _int(value: Any, path: str, *, minimum: int = 0, maximum: int = MAX_QUANTITY) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ProblemError(path, f"must be an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ProblemError(path, f"must be at least {minimum}, got {value}")
+        raise ProblemError(path, f"must be an integer, got {_short(value)}")
+    if value < minimum:
+        raise ProblemError(path, f"must be at least {minimum}, got {_short(value)}")
+    if value > maximum:
+        raise ProblemError(path, f"must be at most {maximum:,}, got {_short(value)}")
     return value
 
 
-def _num(value: Any, path: str) -> float:
+def _time(value: Any, path: str) -> int:
+    return _int(value, path, maximum=MAX_TIME_S)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
+def _num(value: Any, path: str, lo: float | None = None, hi: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ProblemError(path, f"must be a number, got {value!r}")
+        raise ProblemError(path, f"must be a finite number, got {_short(value)}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ProblemError(path, f"must lie between {lo:g} and {hi:g}, got {value:g}")
     return float(value)
 
 
@@ -165,8 +201,8 @@ class _Reader:
         where = f"{path}.{key}"
         w = _obj(_field(obj, key, path, {}), where)
         _known(w, where, {"earliest", "latest"})
-        lo = _int(_field(w, "earliest", where, 0), f"{where}.earliest")
-        hi = _int(_field(w, "latest", where, HORIZON_MAX), f"{where}.latest")
+        lo = _time(_field(w, "earliest", where, 0), f"{where}.earliest")
+        hi = _time(_field(w, "latest", where, HORIZON_MAX), f"{where}.latest")
         if hi < lo:
             raise ProblemError(f"{where}.latest", f"{hi} is before earliest {lo}")
         return TimeWindow(earliest=lo, latest=hi)
@@ -199,17 +235,18 @@ class _Reader:
         obj = _obj(value, path)
         _known(obj, path, {"id", "capacity", "profile", "skills", "fixed_cost",
                            "distance_cost", "duration_cost", "speed_factor"})
-        speed = _num(_field(obj, "speed_factor", path, 1.0), f"{path}.speed_factor")
-        if speed <= 0:
-            raise ProblemError(f"{path}.speed_factor", f"must be positive, got {speed}")
+        speed = _num(_field(obj, "speed_factor", path, 1.0), f"{path}.speed_factor", 0.01, 100)
         return VehicleType(
             name=_str(obj["id"], f"{path}.id"),
             capacity=self.load(_field(obj, "capacity", path), f"{path}.capacity"),
             profile=_str(_field(obj, "profile", path, "car"), f"{path}.profile"),
             skills=self.skills(obj, path),
-            fixed_cost=_int(_field(obj, "fixed_cost", path, 0), f"{path}.fixed_cost"),
-            distance_cost=_int(_field(obj, "distance_cost", path, 1), f"{path}.distance_cost"),
-            duration_cost=_int(_field(obj, "duration_cost", path, 0), f"{path}.duration_cost"),
+            fixed_cost=_int(_field(obj, "fixed_cost", path, 0), f"{path}.fixed_cost",
+                            maximum=MAX_COST),
+            distance_cost=_int(_field(obj, "distance_cost", path, 1), f"{path}.distance_cost",
+                               maximum=MAX_UNIT_COST),
+            duration_cost=_int(_field(obj, "duration_cost", path, 0), f"{path}.duration_cost",
+                               maximum=MAX_UNIT_COST),
             speed_factor=speed,
         )
 
@@ -225,7 +262,7 @@ class _Reader:
             start=self.loc_ids(_field(obj, "start", path), f"{path}.start"),
             end=None if end is None else self.loc_ids(end, f"{path}.end"),
             shift=self.window(obj, "shift", path),
-            max_duration_s=None if max_dur is None else _int(max_dur, f"{path}.max_duration_s"),
+            max_duration_s=None if max_dur is None else _time(max_dur, f"{path}.max_duration_s"),
             breaks=tuple(self.brk(b, f"{path}.breaks[{i}]") for i, b in enumerate(breaks)),
         )
 
@@ -233,20 +270,20 @@ class _Reader:
         obj = _obj(value, path)
         _known(obj, path, {"window", "duration_s"})
         return Break(window=self.window(obj, "window", path),
-                     duration_s=_int(_field(obj, "duration_s", path), f"{path}.duration_s"))
+                     duration_s=_time(_field(obj, "duration_s", path), f"{path}.duration_s"))
 
     def request(self, value: Any, path: str) -> Request:
         obj = _obj(value, path)
         _known(obj, path, set(_REQUEST_FIELDS))
-        opt: dict[str, Any] = {k: _int(_field(obj, k, path, 0), f"{path}.{k}")
-                               for k in _REQUEST_INTS}
+        opt: dict[str, Any] = {k: _time(_field(obj, k, path, 0), f"{path}.{k}")
+                               for k in _REQUEST_TIMES}
+        opt["penalty"] = _int(_field(obj, "penalty", path, 0), f"{path}.penalty",
+                              maximum=MAX_COST)
         for key in ("max_ride_s", "max_wait_s"):
             if obj.get(key) is not None:
-                opt[key] = _int(obj[key], f"{path}.{key}")
+                opt[key] = _time(obj[key], f"{path}.{key}")
         if obj.get("max_detour") is not None:
-            opt["max_detour"] = _num(obj["max_detour"], f"{path}.max_detour")
-            if opt["max_detour"] < 1.0:
-                raise ProblemError(f"{path}.max_detour", "must be at least 1.0")
+            opt["max_detour"] = _num(obj["max_detour"], f"{path}.max_detour", 1.0, 100)
         if obj.get("return_of") is not None:
             opt["return_of"] = _str(obj["return_of"], f"{path}.return_of")
         kind = _str(_field(obj, "kind", path, "ride"), f"{path}.kind")
@@ -260,7 +297,8 @@ class _Reader:
             kind=RequestKind(kind),
             pickup_window=self.window(obj, "pickup_window", path),
             dropoff_window=self.window(obj, "dropoff_window", path),
-            priority=_int(_field(obj, "priority", path, 0), f"{path}.priority", minimum=None),
+            priority=_int(_field(obj, "priority", path, 0), f"{path}.priority",
+                          minimum=-MAX_PRIORITY, maximum=MAX_PRIORITY),
             optional=_bool(_field(obj, "optional", path, False), f"{path}.optional"),
             skills=self.skills(obj, path),
             allowed_vehicles=self.allowed(obj, path),
@@ -280,10 +318,11 @@ class _Reader:
             load=self.load(_field(obj, "load", path), f"{path}.load"),
             kind=JobKind(kind),
             window=self.window(obj, "window", path),
-            service_s=_int(_field(obj, "service_s", path, 0), f"{path}.service_s"),
-            priority=_int(_field(obj, "priority", path, 0), f"{path}.priority", minimum=None),
+            service_s=_time(_field(obj, "service_s", path, 0), f"{path}.service_s"),
+            priority=_int(_field(obj, "priority", path, 0), f"{path}.priority",
+                          minimum=-MAX_PRIORITY, maximum=MAX_PRIORITY),
             optional=_bool(_field(obj, "optional", path, False), f"{path}.optional"),
-            penalty=_int(_field(obj, "penalty", path, 0), f"{path}.penalty"),
+            penalty=_int(_field(obj, "penalty", path, 0), f"{path}.penalty", maximum=MAX_COST),
             skills=self.skills(obj, path),
             allowed_vehicles=self.allowed(obj, path),
         )
@@ -295,6 +334,7 @@ class _Reader:
                    "them built on the region's roads")
             raise ProblemError(key, msg)
         by_profile = _obj(self.data[key], key)
+        top = MAX_TIME_S if key == "durations" else MAX_DISTANCE_M
         out = {}
         for profile, rows in by_profile.items():
             where = f"{key}.{profile}"
@@ -306,7 +346,8 @@ class _Reader:
                 row = _list(row, f"{where}[{i}]")
                 if len(row) != n:
                     raise ProblemError(f"{where}[{i}]", f"has {len(row)} values for {n} locations")
-                m[i] = [UNREACHABLE if x is None else _int(x, f"{where}[{i}][{j}]")
+                m[i] = [UNREACHABLE if x is None else _int(x, f"{where}[{i}][{j}]",
+                                                           maximum=top)
                         for j, x in enumerate(row)]
             out[str(profile)] = m
         return out
@@ -318,10 +359,10 @@ MatrixBuilder = Callable[
 ]
 
 
-_REQUEST_INTS = ("pickup_service_s", "dropoff_service_s", "detour_slack_s", "penalty")
+_REQUEST_TIMES = ("pickup_service_s", "dropoff_service_s", "detour_slack_s")
 _REQUEST_FIELDS = (
     "id", "kind", "pickup", "dropoff", "load", "pickup_window", "dropoff_window",
-    *_REQUEST_INTS, "max_ride_s", "max_detour", "max_wait_s", "priority", "optional",
+    *_REQUEST_TIMES, "penalty", "max_ride_s", "max_detour", "max_wait_s", "priority", "optional",
     "skills", "allowed_vehicles", "return_of",
 )
 
@@ -359,6 +400,10 @@ def problem_from_dict(
     else:
         durations = r.matrices("durations", len(locations))
         distances = r.matrices("distances", len(locations))
+    requests = _items(r.data, "requests", r.request)
+    jobs = _items(r.data, "jobs", r.job)
+    _check_work_ids(requests, jobs)
+    _check_returns(requests)
     return Problem(
         name=str(r.data.get("name") or ""),
         locations=locations,
@@ -367,9 +412,41 @@ def problem_from_dict(
         distances=distances,
         vehicle_types=vehicle_types,
         vehicles=_items(r.data, "vehicles", r.vehicle),
-        requests=_items(r.data, "requests", r.request),
-        jobs=_items(r.data, "jobs", r.job),
+        requests=requests,
+        jobs=jobs,
     )
+
+
+def _check_work_ids(requests: tuple[Request, ...], jobs: tuple[Job, ...]) -> None:
+    """Request and job ids are unique across both lists."""
+    first: dict[str, str] = {}
+    paths = [(f"requests[{i}]", x.id) for i, x in enumerate(requests)]
+    paths += [(f"jobs[{i}]", x.id) for i, x in enumerate(jobs)]
+    for path, ident in paths:
+        if ident in first:
+            raise ProblemError(f"{path}.id", f"duplicate id {ident!r} (also {first[ident]})")
+        first[ident] = path
+
+
+def _check_returns(requests: tuple[Request, ...]) -> None:
+    """A return trip names another request and cannot have to start before it ends."""
+    index = {x.id: i for i, x in enumerate(requests)}
+    for i, x in enumerate(requests):
+        if x.return_of is None:
+            continue
+        where = f"requests[{i}].return_of"
+        k = index.get(x.return_of)
+        if k is None:
+            raise ProblemError(where, f"unknown request id {x.return_of!r}")
+        if k == i:
+            raise ProblemError(where, "a request cannot be its own return trip")
+        out = requests[k]
+        opens = max(out.dropoff_window.earliest, out.pickup_window.earliest)
+        if x.pickup_window.latest < opens or x.dropoff_window.latest < opens:
+            w = "pickup" if x.pickup_window.latest < opens else "dropoff"
+            msg = (f"the return trip's {w} window closes at {getattr(x, f'{w}_window').latest}, "
+                   f"before the outbound ride {out.id!r} (requests[{k}]) can start ({opens})")
+            raise ProblemError(f"requests[{i}].{w}_window.latest", msg)
 
 
 # ------------------------------------------------------------------ writers
@@ -467,7 +544,7 @@ def _route_steps(problem: Problem, route: Route) -> list[dict[str, Any]]:
 def plan_to_dict(
     problem: Problem, solution: Solution, *, feasible: bool | None = None
 ) -> dict[str, Any]:
-    """Return the plan JSON of ``solution`` (DESIGN.md §3 item 12).
+    """Return the plan JSON of ``solution``.
 
     Parameters
     ----------

@@ -275,6 +275,8 @@ def solve_problem(
         problem = problem_from_dict(data, build_matrices=_road_matrices(osm))
     except ProblemError as exc:
         raise _fail(f"{problem_path}: {exc}") from None
+    if not problem.requests and not problem.jobs:
+        _warn(f"{problem_path}: the problem has no requests and no jobs; the plan is empty")
     no_path = unreachable_items(problem)
     if no_path:
         ids = [problem.requests[i].id if k == "request" else problem.jobs[i].id
