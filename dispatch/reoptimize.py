@@ -373,9 +373,10 @@ def merge_plans(
     if len(live) != len(new) or len(snap.executed) != len(new):
         return None, "the fleet changed since the snapshot"
     plans: list[VehiclePlan] = []
+    stops = {(s.key, s.kind): s for p in live for s in p.stops}
     for k, (p_new, p_live) in enumerate(zip(new, live, strict=True)):
         done = engine.history(k)[snap.executed[k]:]
-        rebased = _rebase(p_new, p_live, [(h.key, str(h.kind)) for h in done])
+        rebased = _rebase(p_new, p_live, [(h.key, str(h.kind)) for h in done], stops)
         if isinstance(rebased, str):
             return None, f"vehicle {k}: {rebased}"
         plans.append(rebased)
@@ -399,9 +400,13 @@ def merge_plans(
 
 
 def _rebase(
-    new: VehiclePlan, live: VehiclePlan, done: list[tuple[str, str]]
+    new: VehiclePlan, live: VehiclePlan, done: list[tuple[str, str]],
+    stops: dict[tuple[str, StopKind], PlanStop],
 ) -> VehiclePlan | str:
-    """Return ``new`` without its ``done`` stops, starting where ``live`` is, or why not."""
+    """Return ``new`` without its ``done`` stops, starting where ``live`` is, or why not.
+
+    ``stops`` are the live stops of the whole fleet, whose limits the new stops take on.
+    """
     head = [(s.key, str(s.kind)) for s in new.stops[: len(done)]]
     if head != done:
         i = next((i for i, (a, b) in enumerate(zip(head, done, strict=False)) if a != b),
@@ -412,11 +417,17 @@ def _rebase(
     n = live.n_locked
     if [(s.key, s.kind) for s in rest[:n]] != [(s.key, s.kind) for s in live.stops[:n]]:
         return "started a leg since the snapshot that the new plan changed"
-    ride_from = {(s.key, s.kind): s.ride_from_s for s in live.stops}
-    tail = tuple(replace(s, ride_from_s=ride_from[(s.key, s.kind)])
-                 if ride_from.get((s.key, s.kind), s.ride_from_s) != s.ride_from_s else s
-                 for s in rest[n:])
+    tail = tuple(_tightened(s, stops.get((s.key, s.kind))) for s in rest[n:])
     return replace(live, stops=(*live.stops[:n], *tail))
+
+
+def _tightened(new: PlanStop, live: PlanStop | None) -> PlanStop:
+    """Return ``new`` within the live stop's limits (the engine may have tightened them
+    since the snapshot, e.g. pinned a pickup after a cancellation) and ride start."""
+    if live is None or live == new:
+        return new
+    return replace(new, earliest=max(new.earliest, live.earliest),
+                   latest=min(new.latest, live.latest), ride_from_s=live.ride_from_s)
 
 
 # ---------------------------------------------------------------------- re-insertion
