@@ -10,11 +10,16 @@ assumptions of ``SCENARIOS.md``):
 
 * **Origins** are homes: a 500 m census cell is drawn with probability proportional to its
   population (``total``), or to its 65+ population for the share ``share_65plus`` of riders,
-  and the home is a uniform point inside the cell.
+  and the home is a uniform point inside the cell. A region without a census mesh spreads
+  homes over its road network instead: the midpoint of a drivable road segment, drawn
+  with probability proportional to its length, leaving out roads faster than 60 km/h
+  (arterials and highways, where nobody lives). :attr:`DemandDay.placement` says which.
 * **Purposes**: hospital visits (arrive-by an appointment time, with a paired return trip
   later the same day), trips to a rail/tram station (GTFS stops of rail and tram feeds),
   and other trips to a bus stop weighted by its weekday departures (shops, town hall:
-  there are no shop coordinates in the data, so busy stops stand in for them).
+  there are no shop coordinates in the data, so busy stops stand in for them). Without
+  hospitals there are no hospital trips; without stops other trips go to the region's
+  POIs, and without either to road points.
 * **Stop-based service** (the default, as in Japanese 乗合 services): riders board at the
   nearest transit stop within ``max_walk_m`` (straight line times ``walk_detour``); with
   ``door_fallback`` a rider with no stop in reach is picked up at home instead, otherwise
@@ -24,7 +29,9 @@ assumptions of ``SCENARIOS.md``):
   before the service day's midnight), a share 30-60 min ahead, the rest immediately.
 * **Deliveries** go from a pharmacy to a home drawn from the 65+ population. The data has
   pharmacy addresses but no coordinates, so the hospitals nearest the depot stand in for
-  pharmacies (``DemandDay.notes`` says so).
+  pharmacies (``DemandDay.notes`` says so); without hospitals, the POIs nearest the depot.
+* **Trip records** (:func:`day_from_trips`) replace the generator: every pickup and
+  drop-off of a :mod:`dispatch.trips` CSV is a place of the day, door to door.
 
 Times are integer seconds since the service day's midnight, distances integer metres.
 """
@@ -46,6 +53,7 @@ from dispatch.errors import DispatchError
 
 if TYPE_CHECKING:
     from dispatch.network import TravelTable
+    from dispatch.trips import BadRow, TripRow
     from maps.region import Region
 
 logger = logging.getLogger(__name__)
@@ -75,6 +83,7 @@ class Purpose(StrEnum):
     HOSPITAL_RETURN = "hospital_return"
     STATION = "station"
     OTHER = "other"
+    RETURN = "return"
 
 
 class LocationKind(StrEnum):
@@ -85,6 +94,8 @@ class LocationKind(StrEnum):
     HOSPITAL = "hospital"
     PHARMACY = "pharmacy"
     HOME = "home"
+    POI = "poi"
+    POINT = "point"
 
 
 class LeadKind(StrEnum):
@@ -93,6 +104,24 @@ class LeadKind(StrEnum):
     DAY_BEFORE = "day_before"
     AHEAD = "ahead"
     IMMEDIATE = "immediate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemandPlacement:
+    """How the demand of a day was placed: where origins and destinations come from."""
+
+    origins: str
+    destinations: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return a JSON-able dict."""
+        return {"origins": self.origins, "destinations": self.destinations}
+
+
+#: Placement of the generator on a region with a census mesh, stops and hospitals.
+MESH_PLACEMENT = DemandPlacement(
+    origins="census mesh: homes drawn from 500 m cells by population (65+ for elderly riders)",
+    destinations="hospitals (appointments), rail/tram stations, bus stops by departures")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,6 +254,14 @@ class DemandSources:
     home_ok
         Optional filter: given ``(n, 2)`` lon/lat, which points may be homes (e.g. near
         enough to a road to be snapped); rejected points are redrawn.
+    home_lonlat, home_weight
+        Candidate homes and their weights, used when there are no census cells (e.g.
+        points along the road network weighted by road length).
+    poi_lonlat, poi_names
+        Other points of interest: destinations of other trips when there are no stops,
+        and shop stand-ins for deliveries when there are no hospitals.
+    placement
+        How origins and destinations are placed (reported with the day).
     """
 
     cell_bounds: FloatArray
@@ -238,11 +275,24 @@ class DemandSources:
     hospital_names: tuple[str, ...]
     depot_lonlat: tuple[float, float]
     home_ok: Callable[[FloatArray], BoolArray] | None = None
+    home_lonlat: FloatArray = field(default_factory=lambda: np.zeros((0, 2)))
+    home_weight: FloatArray = field(default_factory=lambda: np.zeros(0))
+    poi_lonlat: FloatArray = field(default_factory=lambda: np.zeros((0, 2)))
+    poi_names: tuple[str, ...] = ()
+    placement: DemandPlacement = MESH_PLACEMENT
 
     def __post_init__(self) -> None:
         n_cells = len(self.cell_bounds)
-        if n_cells == 0 or float(np.sum(self.cell_total)) <= 0:
-            msg = "DemandSources.cell_total: the population mesh is empty"
+        if (n_cells == 0 or float(np.sum(self.cell_total)) <= 0) and (
+                len(self.home_lonlat) == 0 or float(np.sum(self.home_weight)) <= 0):
+            msg = ("DemandSources.cell_total/home_lonlat: no census mesh and no candidate "
+                   "homes to place riders")
+            raise DemandError(msg)
+        if len(self.home_weight) != len(self.home_lonlat):
+            msg = "DemandSources.home_weight: need one weight per candidate home"
+            raise DemandError(msg)
+        if len(self.poi_names) != len(self.poi_lonlat):
+            msg = "DemandSources.poi_names: need one name per POI"
             raise DemandError(msg)
         if len(self.cell_total) != n_cells or len(self.cell_65plus) != n_cells:
             msg = "DemandSources.cell_total/cell_65plus: need one value per cell"
@@ -252,9 +302,8 @@ class DemandSources:
                 == n_stops):
             msg = "DemandSources.stop_*: need one name, station flag and count per stop"
             raise DemandError(msg)
-        if len(self.hospital_lonlat) == 0 or len(self.hospital_names) != len(
-                self.hospital_lonlat):
-            msg = "DemandSources.hospital_lonlat: need at least one named hospital"
+        if len(self.hospital_names) != len(self.hospital_lonlat):
+            msg = "DemandSources.hospital_names: need one name per hospital"
             raise DemandError(msg)
 
 
@@ -292,6 +341,13 @@ class RideDemand:
     return_of: str | None = None
     origin_walk_m: int = 0
     destination_walk_m: int = 0
+    passengers: int = 1
+
+    @property
+    def wanted_s(self) -> int:
+        """The trip's own time: wanted pickup, or arrive-by."""
+        t = self.requested_pickup_s if self.requested_pickup_s is not None else self.arrive_by_s
+        return int(t or 0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -309,7 +365,16 @@ class DeliveryDemand:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DemandDay:
-    """A generated day: the places used, the depot, rides and deliveries."""
+    """A day of demand: the places used, the depot, rides and deliveries.
+
+    Every return ride (``return_of`` set) names an outbound ride of the day that is not
+    itself a return and does not start before it.
+
+    Raises
+    ------
+    DemandError
+        When a return ride breaks that rule (the message names the ride).
+    """
 
     config: DemandConfig
     places: tuple[Place, ...]
@@ -317,6 +382,22 @@ class DemandDay:
     rides: tuple[RideDemand, ...]
     deliveries: tuple[DeliveryDemand, ...]
     notes: tuple[str, ...] = ()
+    placement: DemandPlacement = MESH_PLACEMENT
+
+    def __post_init__(self) -> None:
+        by_id = {r.id: r for r in self.rides}
+        for r in self.rides:
+            if r.return_of is None:
+                continue
+            out = by_id.get(r.return_of)
+            if out is None or out.return_of is not None:
+                msg = (f"DemandDay.rides: return ride {r.id} names {r.return_of!r}, which is "
+                       "not an outbound ride of the day")
+                raise DemandError(msg)
+            if r.wanted_s < out.wanted_s:
+                msg = (f"DemandDay.rides: return ride {r.id} starts before its outbound ride "
+                       f"{out.id}")
+                raise DemandError(msg)
 
     @property
     def lonlat(self) -> FloatArray:
@@ -357,10 +438,16 @@ class _Drawer:
         self.cfg = cfg
         self.rng = rng
         self.builder = _Builder()
-        self.lat0 = float(np.mean(src.cell_bounds[:, [1, 3]]))
-        self.p_total = _normalise(src.cell_total, "cell_total")
-        self.p_65 = _normalise(src.cell_65plus if np.sum(src.cell_65plus) > 0 else src.cell_total,
-                               "cell_65plus")
+        self.use_cells = len(src.cell_bounds) > 0 and float(np.sum(src.cell_total)) > 0
+        if self.use_cells:
+            self.lat0 = float(np.mean(src.cell_bounds[:, [1, 3]]))
+            self.p_total = _normalise(src.cell_total, "cell_total")
+            self.p_65 = _normalise(
+                src.cell_65plus if np.sum(src.cell_65plus) > 0 else src.cell_total,
+                "cell_65plus")
+        else:
+            self.lat0 = float(np.mean(src.home_lonlat[:, 1]))
+            self.p_total = self.p_65 = _normalise(src.home_weight, "home_weight")
         boarding = np.arange(len(src.stop_lonlat))
         if cfg.max_stops is not None and cfg.max_stops < len(boarding):
             # The busiest stops become boarding points; ties broken by index (stable).
@@ -380,6 +467,9 @@ class _Drawer:
         p = self.p_65 if elderly else self.p_total
         for _ in range(100):
             cell = int(self.rng.choice(len(p), p=p))
+            if not self.use_cells:
+                lon, lat = self.src.home_lonlat[cell]
+                return float(lon), float(lat)
             minx, miny, maxx, maxy = self.src.cell_bounds[cell]
             point = float(self.rng.uniform(minx, maxx)), float(self.rng.uniform(miny, maxy))
             if self.src.home_ok is None or bool(self.src.home_ok(np.array([point]))[0]):
@@ -397,6 +487,14 @@ class _Drawer:
         return self.builder.add(("stop", stop), Place(
             lon=float(lon), lat=float(lat), name=self.src.stop_names[stop],
             kind=LocationKind.STOP))
+
+    def poi_place(self, k: int, kind: LocationKind = LocationKind.POI) -> int:
+        lon, lat = self.src.poi_lonlat[k]
+        name = self.src.poi_names[k]
+        if kind is LocationKind.PHARMACY:
+            name = f"{name} (shop stand-in)"
+        return self.builder.add((f"poi-{kind}", k), Place(
+            lon=float(lon), lat=float(lat), name=name, kind=kind))
 
     def hospital_place(self, h: int, kind: LocationKind = LocationKind.HOSPITAL) -> int:
         lon, lat = self.src.hospital_lonlat[h]
@@ -436,10 +534,14 @@ class _Drawer:
 
     def other_destination(self) -> int:
         stops = self.boarding
-        if len(stops) == 0:
+        if len(stops):
+            w = self.src.stop_departures[stops].astype(np.float64) + 1.0
+            return self.stop_place(int(self.rng.choice(stops, p=w / w.sum())))
+        if len(self.src.hospital_lonlat):
             return self.hospital_place(int(self.rng.integers(len(self.src.hospital_lonlat))))
-        w = self.src.stop_departures[stops].astype(np.float64) + 1.0
-        return self.stop_place(int(self.rng.choice(stops, p=w / w.sum())))
+        if len(self.src.poi_lonlat):
+            return self.poi_place(int(self.rng.integers(len(self.src.poi_lonlat))))
+        return self.home_place(self.home_point(elderly=False))
 
 
 def _normalise(weights: FloatArray, name: str) -> FloatArray:
@@ -531,7 +633,8 @@ def _draw_leave_at(d: _Drawer, k: int, purpose: Purpose) -> RideDemand:
 
 def _draw_rides(d: _Drawer) -> list[RideDemand]:
     cfg, rng = d.cfg, d.rng
-    n_hospital_pairs = round(cfg.n_requests * cfg.share_hospital / 2)
+    n_hospital_pairs = (min(round(cfg.n_requests * cfg.share_hospital / 2), cfg.n_requests // 2)
+                        if len(d.src.hospital_lonlat) else 0)
     n_station = round(cfg.n_requests * cfg.share_station)
     n_station = min(n_station, cfg.n_requests - 2 * n_hospital_pairs)
     rides: list[RideDemand] = []
@@ -550,10 +653,16 @@ def _draw_deliveries(d: _Drawer) -> list[DeliveryDemand]:
     if cfg.n_deliveries == 0:
         return []
     depot_xy = _to_metres(np.array([d.src.depot_lonlat]), d.lat0)
-    hosp_xy = _to_metres(d.src.hospital_lonlat, d.lat0)
-    nearest = np.argsort(np.hypot(*(hosp_xy - depot_xy).T), kind="stable")
-    shops = [d.hospital_place(int(h), LocationKind.PHARMACY)
-             for h in nearest[: cfg.n_pharmacies]]
+    use_hospitals = len(d.src.hospital_lonlat) > 0
+    candidates = d.src.hospital_lonlat if use_hospitals else d.src.poi_lonlat
+    if len(candidates) == 0:
+        msg = (f"DemandConfig.n_deliveries: {cfg.n_deliveries} deliveries need a shop, but the "
+               "region has no hospital or other POI to stand in for one")
+        raise DemandError(msg)
+    nearest = np.argsort(np.hypot(*(_to_metres(candidates, d.lat0) - depot_xy).T),
+                         kind="stable")
+    place = d.hospital_place if use_hospitals else d.poi_place
+    shops = [place(int(h), LocationKind.PHARMACY) for h in nearest[: cfg.n_pharmacies]]
     latest_start = cfg.service_end_s - cfg.delivery_window_s
     out: list[DeliveryDemand] = []
     for k in range(cfg.n_deliveries):
@@ -599,9 +708,16 @@ def generate_day(sources: DemandSources, config: DemandConfig | None = None) -> 
     rides = sorted(_draw_rides(d), key=lambda r: (r.booking_s, r.id))
     deliveries = sorted(_draw_deliveries(d), key=lambda x: (x.booking_s, x.id))
     notes = []
-    if deliveries:
+    if deliveries and len(sources.hospital_lonlat):
         notes.append("Deliveries start at hospitals standing in for pharmacies: the data has "
                      "pharmacy addresses without coordinates.")
+    elif deliveries:
+        notes.append("Deliveries start at the POIs nearest the depot, standing in for shops: "
+                     "the region has no hospital or pharmacy with coordinates.")
+    if not d.use_cells:
+        notes.append(f"Demand placed without a census mesh: {sources.placement.origins}.")
+    if cfg.n_requests and not len(sources.hospital_lonlat) and cfg.share_hospital > 0:
+        notes.append("The region has no hospital POI: hospital trips are drawn as other trips.")
     if cfg.stop_based:
         n_door = sum(1 for r in rides
                      if d.builder.places[r.origin].kind is LocationKind.HOME
@@ -612,7 +728,8 @@ def generate_day(sources: DemandSources, config: DemandConfig | None = None) -> 
     logger.info("generated %d rides and %d deliveries on %d places",
                 len(rides), len(deliveries), len(d.builder.places))
     return DemandDay(config=cfg, places=tuple(d.builder.places), depot=d.depot,
-                     rides=tuple(rides), deliveries=tuple(deliveries), notes=tuple(notes))
+                     rides=tuple(rides), deliveries=tuple(deliveries), notes=tuple(notes),
+                     placement=sources.placement)
 
 
 def demand_summary(day: DemandDay) -> dict[str, Any]:
@@ -629,6 +746,8 @@ def demand_summary(day: DemandDay) -> dict[str, Any]:
         "rides_by_purpose": by_purpose,
         "rides_by_lead": by_lead,
         "wheelchair_rides": sum(1 for r in day.rides if r.wheelchair),
+        "passengers": sum(r.passengers for r in day.rides),
+        "placement": day.placement.to_dict(),
         "riders_65plus_share": (sum(1 for r in day.rides if r.age65plus) / len(day.rides)
                                 if day.rides else 0.0),
         "notes": list(day.notes),
@@ -663,6 +782,77 @@ def _clip_cells(region: Region) -> tuple[FloatArray, FloatArray, FloatArray]:
     return c[keep], total[keep], old[keep]
 
 
+#: Roads faster than this (m/s, 60 km/h) get no homes when demand follows the roads.
+HOME_ROAD_MAX_MPS = 60 / 3.6
+
+
+def road_home_points(region: Region) -> tuple[FloatArray, FloatArray]:
+    """Return candidate homes along the drive graph and their weights.
+
+    One point per road segment (each two-way road once), at the midpoint of its end
+    nodes, weighted by the segment's length; segments faster than
+    :data:`HOME_ROAD_MAX_MPS` (arterials, highways) and of zero length are left out
+    unless nothing else is left.
+    """
+    road = region.road
+    e = np.arange(len(road.reverse))
+    once = (road.reverse < 0) | (e < road.reverse)
+    length = road.length_m.astype(np.float64)
+    speed = np.divide(length, road.travel_s, out=np.zeros_like(length),
+                      where=road.travel_s > 0)
+    keep = once & (length > 0) & (speed <= HOME_ROAD_MAX_MPS)
+    if not keep.any():
+        keep = once & (length > 0)
+    tail, head = road.tail[keep], road.head[keep]
+    lonlat = np.column_stack([(road.lon[tail] + road.lon[head]) / 2,
+                              (road.lat[tail] + road.lat[head]) / 2])
+    return lonlat, length[keep]
+
+
+def _region_stops(region: Region) -> Any:
+    stops = region.stops
+    if len(stops) == 0:
+        return stops
+    stops = stops[stops["in_area"].astype(bool)]
+    if (stops["source"] == "gtfs").any():
+        stops = stops[stops["source"] == "gtfs"]
+    return stops.drop_duplicates(subset=["lon", "lat"]).reset_index(drop=True)
+
+
+def _region_pois(region: Region) -> tuple[Any, Any]:
+    """Return (hospitals, other POIs) inside the road data's bounds, snappable to it."""
+    from maps.snap import snap_or_mask
+
+    pois = region.pois
+    if len(pois) == 0:
+        return pois, pois
+    x0, y0, x1, y1 = region.bounds
+    inside = pois[pois["lon"].between(x0, x1) & pois["lat"].between(y0, y1)]
+    if len(inside):
+        _, ok = snap_or_mask(region.road, inside[["lon", "lat"]].to_numpy(dtype=np.float64))
+        inside = inside[ok]
+    hosp = inside[inside["kind"] == "hospital"]
+    return hosp, inside[inside["kind"] != "hospital"]
+
+
+def _placement(has_cells: bool, stops: int, hospitals: int, pois: int) -> DemandPlacement:
+    if has_cells and stops and hospitals:
+        return MESH_PLACEMENT
+    origins = (MESH_PLACEMENT.origins if has_cells else
+               "road network: homes at road-segment midpoints weighted by length (roads "
+               "up to 60 km/h)")
+    dest = []
+    if hospitals:
+        dest.append(f"{hospitals} hospitals (appointments)")
+    if stops:
+        dest.append(f"{stops} transit stops by departures")
+    elif pois:
+        dest.append(f"{pois} POIs (no transit stops)")
+    if not dest or (not stops and not pois):
+        dest.append("road points (no transit stops or other POIs)")
+    return DemandPlacement(origins=origins, destinations=", ".join(dest))
+
+
 def sources_from_region(
     region: Region,
     *,
@@ -676,58 +866,59 @@ def sources_from_region(
     ----------
     region
         A :class:`maps.region.Region` (``population``, ``stops``, ``pois``, ``road``).
+        Without a census mesh, homes follow the road network (:func:`road_home_points`);
+        without hospitals there are no hospital trips; without stops other trips go to
+        the POIs (or to road points).
     depot_lonlat
         The depot; by default the in-area stop nearest the population-weighted centre
-        (an assumption: the data holds no depot or garage).
+        (an assumption: the data holds no depot or garage), or the candidate home
+        nearest that centre when the region has no stop.
     station_feeds
         Feeds whose stops are rail/tram stations.
     max_home_snap_m
         Homes farther than this from the drive graph are redrawn.
-
-    Raises
-    ------
-    DemandError
-        If the region has no population, no in-area stop, or no hospital POI.
     """
     from maps.snap import snap_or_mask
 
-    bounds, total, old = _clip_cells(region)
-    stops = region.stops
-    stops = stops[stops["in_area"].astype(bool)]
-    if (stops["source"] == "gtfs").any():
-        stops = stops[stops["source"] == "gtfs"]
-    stops = stops.drop_duplicates(subset=["lon", "lat"]).reset_index(drop=True)
-    if stops.empty:
-        msg = f"region {region.name}: no transit stop inside the road data"
-        raise DemandError(msg)
-    stop_ll = stops[["lon", "lat"]].to_numpy(dtype=np.float64)
-    pois = region.pois
-    x0, y0, x1, y1 = region.bounds
-    hosp = pois[(pois["kind"] == "hospital") & pois["lon"].between(x0, x1)
-                & pois["lat"].between(y0, y1)]
-    if hosp.empty:
-        msg = f"region {region.name}: no hospital POI inside the road data"
-        raise DemandError(msg)
-    hosp_ll = hosp[["lon", "lat"]].to_numpy(dtype=np.float64)
-    _, hosp_ok = snap_or_mask(region.road, hosp_ll)
+    has_cells = len(region.population) > 0
+    bounds, total, old = (_clip_cells(region) if has_cells
+                          else (np.zeros((0, 4)), np.zeros(0), np.zeros(0)))
+    has_cells = bool(len(bounds)) and float(total.sum()) > 0
+    homes, weights = (np.zeros((0, 2)), np.zeros(0)) if has_cells else road_home_points(region)
+    stops = _region_stops(region)
+    stop_ll = (stops[["lon", "lat"]].to_numpy(dtype=np.float64) if len(stops)
+               else np.zeros((0, 2)))
+    hosp, other = _region_pois(region)
     index = region.edge_index()
 
     def home_ok(points: FloatArray) -> BoolArray:
         return snap_or_mask(index, points, max_distance_m=max_home_snap_m)[1]
 
     if depot_lonlat is None:
-        centre = (bounds[:, :2] + bounds[:, 2:]) / 2
-        mean = (centre * total[:, None]).sum(axis=0) / total.sum()
-        k = int(np.argmin(np.hypot(*(stop_ll - mean).T)))
-        depot_lonlat = (float(stop_ll[k, 0]), float(stop_ll[k, 1]))
+        if has_cells:
+            centre = (bounds[:, :2] + bounds[:, 2:]) / 2
+            mean = (centre * total[:, None]).sum(axis=0) / total.sum()
+        else:
+            mean = (homes * weights[:, None]).sum(axis=0) / weights.sum()
+        pool = stop_ll if len(stop_ll) else homes
+        k = int(np.argmin(np.hypot(*(pool - mean).T)))
+        depot_lonlat = (float(pool[k, 0]), float(pool[k, 1]))
     return DemandSources(
         cell_bounds=bounds, cell_total=total, cell_65plus=old, stop_lonlat=stop_ll,
-        stop_names=_names(stops["name"].tolist()),
-        stop_is_station=stops["feed"].isin(station_feeds).to_numpy(dtype=bool),
-        stop_departures=stops["departures_weekday"].to_numpy(dtype=np.float64),
-        hospital_lonlat=hosp_ll[hosp_ok],
-        hospital_names=_names(hosp["name"].to_numpy()[hosp_ok].tolist()),
-        depot_lonlat=depot_lonlat, home_ok=home_ok)
+        stop_names=_names(stops["name"].tolist()) if len(stops) else (),
+        stop_is_station=(stops["feed"].isin(station_feeds).to_numpy(dtype=bool) if len(stops)
+                         else np.zeros(0, dtype=bool)),
+        stop_departures=(stops["departures_weekday"].to_numpy(dtype=np.float64) if len(stops)
+                         else np.zeros(0)),
+        hospital_lonlat=(hosp[["lon", "lat"]].to_numpy(dtype=np.float64) if len(hosp)
+                         else np.zeros((0, 2))),
+        hospital_names=_names(hosp["name"].tolist()) if len(hosp) else (),
+        depot_lonlat=depot_lonlat, home_ok=home_ok if has_cells else None,
+        home_lonlat=homes, home_weight=weights,
+        poi_lonlat=(other[["lon", "lat"]].to_numpy(dtype=np.float64) if len(other)
+                    else np.zeros((0, 2))),
+        poi_names=_names(other["name"].tolist()) if len(other) else (),
+        placement=_placement(has_cells, len(stops), len(hosp), len(other)))
 
 
 def travel_table_for_day(region: Region, day: DemandDay) -> TravelTable:
@@ -742,3 +933,137 @@ def travel_table_for_day(region: Region, day: DemandDay) -> TravelTable:
 
     names = tuple(f"{p.kind}:{p.name}" for p in day.places)
     return table_from_points(region.road, day.lonlat, names=names)
+
+
+# --------------------------------------------------------------------------- trip records
+def trips_on_region(trips: Sequence[TripRow], region: Region, *,
+                    max_snap_m: float | None = None) -> tuple[list[TripRow], list[BadRow]]:
+    """Split trip records into those whose pickup and drop-off lie on the region's roads
+    and bad rows for the others (and for returns whose outbound was dropped).
+
+    Parameters
+    ----------
+    trips
+        Valid rows of :func:`dispatch.trips.read_trips`.
+    region
+        The region whose drive graph the trips must lie on.
+    max_snap_m
+        Farthest a point may lie from a drivable road (default: the snapping default
+        of :mod:`maps.snap`, as the travel table uses).
+    """
+    from dispatch.trips import BadRow
+    from maps.snap import DEFAULT_MAX_SNAP_M, snap_or_mask
+
+    limit = DEFAULT_MAX_SNAP_M if max_snap_m is None else max_snap_m
+    if not trips:
+        return [], []
+    pts = np.array([p for t in trips for p in (t.pickup_lonlat, t.dropoff_lonlat)],
+                   dtype=np.float64)
+    _, ok = snap_or_mask(region.edge_index(), pts, max_distance_m=limit)
+    good: list[TripRow] = []
+    bad: list[BadRow] = []
+    dropped: set[str] = set()
+    for k, t in enumerate(trips):
+        for j, end in ((0, "pickup"), (1, "dropoff")):
+            if not ok[2 * k + j]:
+                bad.append(BadRow(line=t.line, field=f"{end}_lon/{end}_lat",
+                                  problem=f"more than {limit:g} m from the roads of region "
+                                          f"{region.name}"))
+                dropped.add(t.id)
+                break
+    for t in trips:
+        if t.id in dropped:
+            continue
+        if t.return_of is not None and t.return_of in dropped:
+            bad.append(BadRow(line=t.line, field="return_of",
+                              problem=f"outbound trip {t.return_of!r} is off the map"))
+            continue
+        good.append(t)
+    return good, sorted(bad, key=lambda b: b.line)
+
+
+def _lead(t: TripRow, service_start_s: int) -> LeadKind:
+    if t.request_s < min(0, service_start_s):
+        return LeadKind.DAY_BEFORE
+    if t.request_s < t.trip_s:
+        return LeadKind.AHEAD
+    return LeadKind.IMMEDIATE
+
+
+def trip_service_hours(trips: Sequence[TripRow]) -> tuple[int, int]:
+    """Return default service hours for trip records: 8:00-17:00, widened to whole hours
+    so that every trip time lies inside (the end at least an hour after the last one)."""
+    start, end = 8 * 3600, 17 * 3600
+    if trips:
+        first = min(t.trip_s for t in trips)
+        last = max(t.trip_s for t in trips)
+        start = min(start, first - first % 3600)
+        end = max(end, min(24 * 3600, (last // 3600 + 2) * 3600))
+    return start, end
+
+
+def day_from_trips(trips: Sequence[TripRow], *, depot_lonlat: tuple[float, float],
+                   service_start_s: int | None = None, service_end_s: int | None = None,
+                   source: str = "trip records") -> DemandDay:
+    """Turn trip records into a day of door-to-door rides.
+
+    Parameters
+    ----------
+    trips
+        Valid rows (see :func:`dispatch.trips.read_trips` and :func:`trips_on_region`).
+    depot_lonlat
+        The vehicles' depot.
+    service_start_s, service_end_s
+        Service hours; by default :func:`trip_service_hours`.
+    source
+        Where the trips come from (the file name), for the placement note.
+
+    Returns
+    -------
+    DemandDay
+        Rides sorted by booking time (ties by file order); places: the depot first, then
+        each distinct pickup or drop-off point.
+
+    Raises
+    ------
+    DemandError
+        If the service hours are invalid or a return ride names no outbound ride.
+    """
+    start, end = trip_service_hours(trips)
+    start = start if service_start_s is None else service_start_s
+    end = end if service_end_s is None else service_end_s
+    cfg = DemandConfig(n_requests=len(trips), n_deliveries=0, service_start_s=start,
+                       service_end_s=end)
+    b = _Builder()
+    depot = b.add(("depot", 0), Place(lon=depot_lonlat[0], lat=depot_lonlat[1], name="depot",
+                                      kind=LocationKind.DEPOT))
+    points: dict[tuple[float, float], int] = {}
+
+    def place(lonlat: tuple[float, float], label: str) -> int:
+        if lonlat not in points:
+            points[lonlat] = b.add(("point", len(points)), Place(
+                lon=lonlat[0], lat=lonlat[1], name=label, kind=LocationKind.POINT))
+        return points[lonlat]
+
+    rides = []
+    for t in trips:
+        origin = place(t.pickup_lonlat, f"{t.id} pickup")
+        dest = place(t.dropoff_lonlat, f"{t.id} drop-off")
+        rides.append(RideDemand(
+            id=t.id, origin=origin, destination=dest, booking_s=t.request_s,
+            requested_pickup_s=t.earliest_pickup_s, arrive_by_s=t.arrive_by_s,
+            purpose=Purpose.RETURN if t.return_of else Purpose.OTHER, lead=_lead(t, start),
+            wheelchair=t.wheelchair, return_of=t.return_of, passengers=t.passengers))
+    order = {t.id: k for k, t in enumerate(trips)}
+    rides.sort(key=lambda r: (r.booking_s, order[r.id]))
+    notes = []
+    outside = sum(1 for t in trips if not start <= t.trip_s <= end)
+    if outside:
+        notes.append(f"{outside} trips ask for times outside the service hours "
+                     f"{start // 3600:02d}:{start % 3600 // 60:02d}-"
+                     f"{end // 3600:02d}:{end % 3600 // 60:02d}.")
+    placement = DemandPlacement(
+        origins=f"trip records ({source}): each pickup at its own coordinates, door to door",
+        destinations=f"trip records ({source}): each drop-off at its own coordinates")
+    return DemandDay(config=cfg, places=tuple(b.places), depot=depot, rides=tuple(rides),
+                     deliveries=(), notes=tuple(notes), placement=placement)

@@ -10,19 +10,24 @@ Definitions (rides unless said otherwise; times in seconds):
   dropped off by the promised latest arrival, within the promised maximum ride time
   (from the end of pickup service to the start of drop-off service), and with no broken
   promise recorded by the engine.
-* ``wait_mean_s``/``wait_p95_s``: actual pickup minus the wanted pickup time, over served
-  leave-at rides (arrive-by rides want an arrival, not a pickup: see
-  ``arrive_on_time_share``). ``wait_vs_promise_mean_s``: actual pickup minus the start of
-  the promised window.
+* ``wait_mean_s``/``wait_p95_s``: actual pickup minus the start of the pickup window the
+  rider accepted (the confirmed offer's promised window; for a rider who took an
+  alternative time, that alternative's window), over served rides.
+  ``wait_vs_wanted_mean_s``: actual pickup minus the pickup time first asked for, over
+  served leave-at rides (arrive-by rides want an arrival, not a pickup: see
+  ``arrive_on_time_share``).
 * ``ride_mean_s``: drop-off minus pickup; ``detour_mean``: ride time over the direct
   travel time (rides with a positive direct time).
 * ``pooling_rate``: share of served riders who were on board at the same time as another
   rider of the same vehicle at some moment.
 * ``vehicle_km``/``vehicle_hours``: driven by ride vehicles (vans reported separately);
-  ``pax_per_vehicle_hour``: served rides per ride-vehicle hour.
+  ``pax_per_vehicle_hour``: passengers of served rides per ride-vehicle hour.
 * ``offer_latency_*_ms``: wall time of each ``Engine.book`` call (rides and deliveries).
 * ``deliveries``/``deliveries_served``/``deliveries_on_time_share``.
 * ``cancellation_rate``/``no_show_rate``: cancelled or no-show over confirmed rides.
+
+A share or mean over nothing (no served ride, no delivery, no vehicle-hour, no booking)
+is ``None`` (``null`` in JSON, ``n/a`` in the table), never 100 % or 0.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from dispatch.simulate import FinalState, SimulationResult, StopTrace, TripRecor
 #: Keys written to kpis.json in this order (the CLI contract names the first ones).
 KPI_KEYS: tuple[str, ...] = (
     "requests", "served", "rejected", "declined", "cancelled", "no_show", "expired",
-    "unfinished", "promises_kept_share", "wait_mean_s", "wait_p95_s", "wait_vs_promise_mean_s",
+    "unfinished", "promises_kept_share", "wait_mean_s", "wait_p95_s", "wait_vs_wanted_mean_s",
     "arrive_on_time_share", "ride_mean_s", "detour_mean", "pooling_rate", "vehicle_km",
     "vehicle_hours", "pax_per_vehicle_hour", "offer_latency_p50_ms", "offer_latency_p95_ms",
     "offer_latency_p99_ms", "deliveries", "deliveries_served", "deliveries_on_time_share",
@@ -47,12 +52,16 @@ KPI_KEYS: tuple[str, ...] = (
 )
 
 
-def _mean(xs: Sequence[float]) -> float:
-    return float(np.mean(xs)) if len(xs) else 0.0
+def _mean(xs: Sequence[float]) -> float | None:
+    return float(np.mean(xs)) if len(xs) else None
 
 
-def _pct(xs: Sequence[float], q: float) -> float:
-    return float(np.percentile(xs, q)) if len(xs) else 0.0
+def _pct(xs: Sequence[float], q: float) -> float | None:
+    return float(np.percentile(xs, q)) if len(xs) else None
+
+
+def _share(part: int, whole: int | float) -> float | None:
+    return part / whole if whole else None
 
 
 def promise_kept(r: TripRecord) -> bool:
@@ -93,9 +102,9 @@ def pooled_ids(records: Sequence[TripRecord]) -> set[str]:
     return pooled
 
 
-def _ride_times(served: list[TripRecord]) -> dict[str, float]:
+def _ride_times(served: list[TripRecord]) -> dict[str, float | None]:
     waits: list[float] = []
-    vs_promise: list[float] = []
+    vs_wanted: list[float] = []
     rides: list[float] = []
     detours: list[float] = []
     n_arrive_by = on_time = 0
@@ -106,18 +115,18 @@ def _ride_times(served: list[TripRecord]) -> dict[str, float]:
         rides.append(ride)
         if r.direct_s:
             detours.append(ride / r.direct_s)
-        if r.requested_pickup_s is not None:
-            waits.append(float(r.picked_up_s - r.requested_pickup_s))
         if r.promised_pickup_earliest is not None:
-            vs_promise.append(float(r.picked_up_s - r.promised_pickup_earliest))
+            waits.append(float(r.picked_up_s - r.promised_pickup_earliest))
+        if r.requested_pickup_s is not None:
+            vs_wanted.append(float(r.picked_up_s - r.requested_pickup_s))
         if r.arrive_by_s is not None:
             n_arrive_by += 1
             on_time += int(r.dropped_off_s <= r.arrive_by_s)
     return {
         "wait_mean_s": _mean(waits),
         "wait_p95_s": _pct(waits, 95),
-        "wait_vs_promise_mean_s": _mean(vs_promise),
-        "arrive_on_time_share": on_time / n_arrive_by if n_arrive_by else 1.0,
+        "wait_vs_wanted_mean_s": _mean(vs_wanted),
+        "arrive_on_time_share": _share(on_time, n_arrive_by),
         "ride_mean_s": _mean(rides),
         "detour_mean": _mean(detours),
     }
@@ -145,24 +154,23 @@ def compute_kpis(result: SimulationResult) -> dict[str, Any]:
         "no_show": counts[FinalState.NO_SHOW],
         "expired": counts[FinalState.EXPIRED],
         "unfinished": counts[FinalState.UNFINISHED],
-        "promises_kept_share": (sum(1 for r in served if promise_kept(r)) / len(served)
-                                if served else 1.0),
+        "promises_kept_share": _share(sum(1 for r in served if promise_kept(r)), len(served)),
         **_ride_times(served),
-        "pooling_rate": len(pooled_ids(rides)) / len(served) if served else 0.0,
+        "pooling_rate": _share(len(pooled_ids(rides)), len(served)),
         "vehicle_km": sum(t.km for t in bus),
         "vehicle_hours": vehicle_hours,
-        "pax_per_vehicle_hour": len(served) / vehicle_hours if vehicle_hours > 0 else 0.0,
+        "pax_per_vehicle_hour": _share(sum(r.load for r in served), vehicle_hours),
         "offer_latency_p50_ms": _pct(lat, 50),
         "offer_latency_p95_ms": _pct(lat, 95),
         "offer_latency_p99_ms": _pct(lat, 99),
         "deliveries": len(deliveries),
         "deliveries_served": len(served_deliveries),
-        "deliveries_on_time_share": (sum(1 for r in served_deliveries if promise_kept(r))
-                                     / len(served_deliveries) if served_deliveries else 1.0),
+        "deliveries_on_time_share": _share(sum(1 for r in served_deliveries if promise_kept(r)),
+                                           len(served_deliveries)),
         "van_km": sum(t.km for t in van),
         "van_hours": sum(t.hours for t in van),
-        "cancellation_rate": counts[FinalState.CANCELLED] / len(confirmed) if confirmed else 0.0,
-        "no_show_rate": counts[FinalState.NO_SHOW] / len(confirmed) if confirmed else 0.0,
+        "cancellation_rate": _share(counts[FinalState.CANCELLED], len(confirmed)),
+        "no_show_rate": _share(counts[FinalState.NO_SHOW], len(confirmed)),
         "took_alternative": sum(1 for r in rides if r.took_alternative),
         "reopt_runs": result.reopt_runs,
         "reopt_adopted": result.reopt_adopted,

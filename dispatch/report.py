@@ -58,29 +58,33 @@ _LABELS: dict[str, tuple[str, str]] = {
 
 
 def kpi_table(kpis: dict[str, Any]) -> str:
-    """Return the KPIs as an aligned two-column text table."""
+    """Return the KPIs as an aligned two-column text table (``n/a`` for a rate or mean
+    over nothing)."""
     rows = []
     for key, (label, fmt) in _LABELS.items():
         if key not in kpis:
             continue
         v = kpis[key]
-        text = f"{v / 60:.1f}" if fmt == "min" else fmt.format(v)
+        text = "n/a" if v is None else f"{v / 60:.1f}" if fmt == "min" else fmt.format(v)
         rows.append((label, text))
     width = max(len(a) for a, _ in rows)
     return "\n".join(f"{a:<{width}}  {b:>10}" for a, b in rows)
 
 
-def write_json(result: SimulationResult, kpis: dict[str, Any], path: Path) -> None:
-    """Write the KPIs (top level), the demand summary, per-request records and each
+def write_json(result: SimulationResult, kpis: dict[str, Any], path: Path, *,
+               inputs: dict[str, Any] | None = None) -> None:
+    """Write the KPIs (top level), the demand summary (with how demand was placed), the
+    run's inputs (``inputs``, e.g. files and bad rows), per-request records and each
     vehicle's executed stops."""
     vehicles = [{"id": t.id, "van": t.is_van, "km": round(t.km, 3), "hours": round(t.hours, 3),
                  "stops": [{"location": x.location, "name": result.day.places[x.location].name,
                             "arrival_s": x.arrival_s, "departure_s": x.departure_s,
-                            "kind": x.kind, "request_id": x.request_id,
+                            "start_s": x.start_s, "kind": x.kind, "request_id": x.request_id,
                             "load_after": list(x.load_after)} for x in t.stops]}
                 for t in result.traces]
     doc = {**kpis,
            "demand": demand_summary(result.day),
+           "inputs": inputs or {},
            "notes": list(result.notes),
            "records": [r.to_dict() for r in result.records],
            "vehicles": vehicles}
@@ -97,13 +101,13 @@ def write_plots(result: SimulationResult, out: Path) -> list[Path]:
     paths = []
     served = [r for r in result.records
               if r.kind == "ride" and r.final is FinalState.SERVED and r.picked_up_s is not None]
-    waits = [(r.picked_up_s - r.requested_pickup_s) / 60  # type: ignore[operator]
-             for r in served if r.requested_pickup_s is not None]
+    waits = [(r.picked_up_s - r.promised_pickup_earliest) / 60  # type: ignore[operator]
+             for r in served if r.promised_pickup_earliest is not None]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.hist(waits, bins=20, color=PALETTE[0])
-    ax.set_xlabel("wait: actual pickup minus wanted time (min)")
+    ax.set_xlabel("wait: actual pickup minus start of the accepted window (min)")
     ax.set_ylabel("riders")
-    ax.set_title("Wait of served leave-at rides")
+    ax.set_title("Wait of served rides")
     fig.tight_layout()
     p = out / "wait_distribution.png"
     fig.savefig(p, dpi=110)
@@ -228,7 +232,8 @@ def _svg_body(result: SimulationResult, width: int, height: int,
                      "</title></polyline>")
     styles = {LocationKind.STOP: ("#444", 2.2), LocationKind.HOME: ("#888", 1.8),
               LocationKind.HOSPITAL: ("#C00", 4.0), LocationKind.PHARMACY: ("#080", 5.0),
-              LocationKind.DEPOT: ("#000", 7.0)}
+              LocationKind.DEPOT: ("#000", 7.0), LocationKind.POI: ("#A60", 3.0),
+              LocationKind.POINT: ("#666", 2.0)}
     for i, place in enumerate(day.places):
         colour, r = styles[place.kind]
         x, y = proj(place.lon, place.lat)
@@ -264,9 +269,10 @@ pre {{ background: #f4f4f4; padding: .6em; }}
 ul.legend li span {{ display: inline-block; width: 1.4em; height: .7em; margin-right: .4em; }}
 </style></head><body>
 <h1>Simulated service day</h1>
-<p>Black square: depot; green square: pharmacy stand-in; red: hospitals; dark grey: stops;
-light grey: homes (door-to-door). Coloured lines follow each vehicle's executed stops in
-order along the roads; dashed lines are delivery vans. Hover for names.</p>
+<p>Black square: depot; green square: pharmacy or shop stand-in; red: hospitals; dark grey:
+stops; light grey: homes (door-to-door); brown: other POIs; grey: trip-record points.
+Coloured lines follow each vehicle's executed stops in order along the roads; dashed lines
+are delivery vans. Hover for names.</p>
 <div class="wrap">
 <svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"
  viewBox="0 0 {width} {height}">
@@ -282,15 +288,20 @@ order along the roads; dashed lines are delivery vans. Hover for names.</p>
 
 
 def write_report(result: SimulationResult, out: Path, *,
-                 road: RoadGraph | None = None, attribution: str = "") -> dict[str, Any]:
+                 road: RoadGraph | None = None, attribution: str = "",
+                 inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write kpis.json, report.json, PNG plots and map.html into ``out``; return the KPIs.
 
-    ``road`` (optional) is drawn under the map, ``attribution`` printed below it.
+    ``road`` (optional) is drawn under the map, ``attribution`` printed below it;
+    ``inputs`` (files used, bad rows skipped...) goes into report.json. kpis.json holds
+    the KPIs followed by ``demand_placement`` (how origins and destinations were placed).
     """
     out.mkdir(parents=True, exist_ok=True)
     kpis = compute_kpis(result)
-    (out / "kpis.json").write_text(json.dumps(kpis, indent=1), encoding="utf-8")
-    write_json(result, kpis, out / "report.json")
+    doc = {**kpis, "demand_placement": result.day.placement.to_dict()}
+    (out / "kpis.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False),
+                                   encoding="utf-8")
+    write_json(result, kpis, out / "report.json", inputs=inputs)
     write_plots(result, out)
     page = html_map(result, kpis, road=road, attribution=attribution)
     (out / "map.html").write_text(page, encoding="utf-8")

@@ -10,7 +10,8 @@ rejected, or declines; vehicles move on road travel times by
 pickup or do not show up at the stop.
 
 The result (:class:`SimulationResult`) holds one :class:`TripRecord` per request or
-delivery, the offer latencies, and one trace of executed stops per vehicle.
+delivery, the offers the riders accepted (as the engine returned them on confirmation),
+the offer latencies, and one trace of executed stops per vehicle.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import IntEnum
 from typing import Any
@@ -170,7 +171,8 @@ class TripRecord:
     """What happened to one ride request or delivery.
 
     ``requested_pickup_s`` is the wanted earliest pickup of a leave-at ride (``None`` for
-    arrive-by rides and deliveries). Times of promises come from the confirmed offer.
+    arrive-by rides and deliveries). Times of promises come from the offer the rider
+    accepted (for a rider who took an alternative time, the alternative's offer).
     ``picked_up_s`` and ``dropped_off_s`` are service starts; the promised maximum ride
     runs from the end of pickup service (``picked_up_s + pickup_service_s``) to the start
     of drop-off service.
@@ -209,7 +211,9 @@ class TripRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StopTrace:
-    """One executed stop of a vehicle: where, when, and the load on board after it."""
+    """One executed stop of a vehicle: where, when (arrival, start of service, departure),
+    and the load on board after it. ``request_id`` is the engine's id (a rider who took an
+    alternative time has the id with :data:`ALT_SUFFIX`)."""
 
     location: int
     arrival_s: int
@@ -217,6 +221,7 @@ class StopTrace:
     kind: str
     request_id: str | None
     load_after: tuple[int, ...]
+    start_s: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,6 +250,7 @@ class SimulationResult:
     wall_s: float
     table: TravelTable
     notes: tuple[str, ...] = ()
+    accepted: Mapping[str, Offer] = field(default_factory=dict)
 
 
 def clock(t: int) -> str:
@@ -277,6 +283,7 @@ class _State:
     alternative: dict[str, str] = field(default_factory=dict)
     reject_reason: dict[str, str] = field(default_factory=dict)
     no_show: set[str] = field(default_factory=set)
+    accepted: dict[str, Offer] = field(default_factory=dict)
     reopt_runs: int = 0
     reopt_adopted: int = 0
 
@@ -310,10 +317,12 @@ def _ride_request(ride: RideDemand, table: TravelTable, cfg: SimulationConfig,
         direct = table.travel_s(ride.origin, ride.destination)
         latest = max(ride.arrive_by_s - direct, 0)
         window = TimeWindow(earliest=max(latest - cfg.arrive_early_s, 0), latest=latest)
+    # A wheelchair user takes the wheelchair space; companions take seats.
     return RideRequest(
         id=ride.id, rider=ride.id, origin=(origin,), destination=(dest,),
         pickup_window=window, arrive_by=ride.arrive_by_s,
-        seats=0 if ride.wheelchair else 1, wheelchairs=1 if ride.wheelchair else 0)
+        seats=ride.passengers - (1 if ride.wheelchair else 0),
+        wheelchairs=1 if ride.wheelchair else 0)
 
 
 def _delivery_order(d: DeliveryDemand) -> DeliveryOrder:
@@ -447,17 +456,18 @@ class _Runner:
             st.alternative[key] = alt_id
             if isinstance(answer, Rejection):
                 return
-            self._confirm(alt_id, ride, answer, check=False)
+            self._confirm(alt_id, ride, answer, check=False, rider=key)
             return
-        self._confirm(key, ride, answer, check=True)
+        self._confirm(key, ride, answer, check=True, rider=key)
 
-    def _confirm(self, key: str, ride: RideDemand | None, offer: Offer, *, check: bool) -> None:
+    def _confirm(self, key: str, ride: RideDemand | None, offer: Offer, *, check: bool,
+                 rider: str) -> None:
         st = self.st
         if check and not _accepts(ride, offer, st.cfg):
             st.engine.decline(key)
             return
         try:
-            st.engine.confirm(key)
+            st.accepted[rider] = st.engine.confirm(key)
         except OfferExpiredError as exc:
             logger.info("confirm of %s failed: %s", key, exc)
             return
@@ -507,7 +517,10 @@ class _Runner:
         rec = st.engine.record(st.alternative.get(rid, rid))
         ride = self.rides.get(rid)
         final = _STATUS_TO_FINAL.get(rec.status, FinalState.UNFINISHED)
-        offer = rec.offer if final is not FinalState.REJECTED else None
+        offer = st.accepted.get(rid)
+        if offer is None and final not in (FinalState.REJECTED, FinalState.DECLINED,
+                                           FinalState.EXPIRED):
+            offer = rec.offer
         window = None
         if offer is not None:
             window = offer.pickup_window if ride is not None else offer.delivery_window
@@ -528,7 +541,7 @@ class _Runner:
             direct_s=rec.direct_s, took_alternative=rid in st.alternative,
             broken=tuple(str(c) for c in rec.broken),
             reject_reason=st.reject_reason.get(rid, "") if final is FinalState.REJECTED else "",
-            load=1 if ride is not None else self.deliveries[rid].parcels,
+            load=ride.passengers if ride is not None else self.deliveries[rid].parcels,
             pickup_service_s=st.engine.config.pickup_service_s)
 
     def traces(self) -> tuple[VehicleTrace, ...]:
@@ -539,7 +552,7 @@ class _Runner:
             stops = tuple(StopTrace(
                 location=int(s.location), arrival_s=int(s.arrival_s),
                 departure_s=int(s.departure_s), kind=str(s.kind), request_id=s.key,
-                load_after=tuple(int(q) for q in s.load_after))
+                load_after=tuple(int(q) for q in s.load_after), start_s=int(s.start_s))
                 for s in st.engine.history(k))
             out.append(VehicleTrace(
                 vehicle=k, id=f"bus{k + 1}" if k < n_buses else f"van{k - n_buses + 1}",
@@ -590,4 +603,5 @@ def simulate_day(day: DemandDay, table: TravelTable, config: SimulationConfig | 
     return SimulationResult(
         day=day, config=cfg, records=records, traces=traces,
         offer_latency_ms=tuple(st.latencies), reopt_runs=st.reopt_runs,
-        reopt_adopted=st.reopt_adopted, wall_s=wall, table=table, notes=day.notes)
+        reopt_adopted=st.reopt_adopted, wall_s=wall, table=table, notes=day.notes,
+        accepted=dict(st.accepted))

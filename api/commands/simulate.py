@@ -1,14 +1,32 @@
-"""``hakobu simulate`` and ``hakobu demo``: replay a service day and report KPIs."""
+"""``hakobu simulate`` and ``hakobu demo``: replay a service day and report KPIs.
+
+Both run on the built-in Kumamoto region or on the user's files (``--osm`` with
+``--gtfs``, ``--population``, ``--pois`` as ``hakobu region info`` takes them).
+``simulate`` generates a seeded day, or replays trip records (``--trips FILE.csv``, the
+format of :mod:`dispatch.trips`); the fleet and depot come from flags or a fleet file
+(``--fleet FILE.toml|.json``), flags winning over the file.
+
+Every flag is checked before the slow work starts; a bad one ends the run with one
+``error:`` line naming the flag (or file, or row) and exit status 2.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from dispatch.demand import DemandDay
+    from dispatch.trips import BadRow, FleetSpec, TripsFile
+    from maps.region import Region
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +35,15 @@ DEFAULT_OUT = Path("hakobu-out")
 #: Solver iterations per re-optimization in ``simulate``/``demo``, and the time cap.
 REOPT_ITERATIONS = 100
 REOPT_CAP_S = 5.0
+#: Bad trip rows printed one per line before the rest are only counted.
+MAX_ROWS_SHOWN = 20
+
+
+class OnBadRow(StrEnum):
+    """What ``simulate --trips`` does with a bad row."""
+
+    SKIP = "skip"
+    FAIL = "fail"
 
 
 def _progress(message: str) -> None:
@@ -29,48 +56,271 @@ def _fail(message: str) -> typer.Exit:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RegionFiles:
+    """The user's region files; ``osm=None`` is the built-in Kumamoto region."""
+
+    osm: Path | None = None
+    gtfs: tuple[Path, ...] = ()
+    population: Path | None = None
+    pois: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunOptions:
-    """What ``simulate`` replays (``demo`` uses the defaults)."""
+    """What ``simulate`` replays (``demo`` uses the defaults).
+
+    ``None`` means "not given": the fleet file's value, else the built-in default.
+    """
 
     seed: int = 0
-    vehicles: int = 5
-    requests: int = 150
-    deliveries: int = 30
-    vans: int = 1
+    vehicles: int | None = None
+    requests: int | None = None
+    deliveries: int | None = None
+    vans: int | None = None
+    seats: int | None = None
+    wheelchairs: int | None = None
+    van_parcels: int | None = None
     delays: int = 0
     breakdowns: int = 0
+    depot: str | None = None
+    fleet: Path | None = None
+    trips: Path | None = None
+    on_bad_row: OnBadRow = OnBadRow.FAIL
+    region: RegionFiles = field(default_factory=RegionFiles)
 
 
-def _check_args(o: RunOptions) -> None:
-    checks = (("--seed", o.seed, 0), ("--vehicles", o.vehicles, 1),
-              ("--requests", o.requests, 0), ("--deliveries", o.deliveries, 0),
-              ("--vans", o.vans, 0), ("--delays", o.delays, 0), ("--breakdowns", o.breakdowns, 0))
-    for name, value, low in checks:
-        if value < low:
-            raise _fail(f"{name} must be at least {low}, got {value}")
-    if o.breakdowns > o.vehicles:
-        raise _fail(f"--breakdowns ({o.breakdowns}) must not exceed --vehicles ({o.vehicles})")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """Resolved inputs of a run: every number in range, files read."""
+
+    seed: int
+    vehicles: int
+    requests: int
+    deliveries: int | None
+    vans: int
+    seats: int
+    wheelchairs: int
+    van_parcels: int
+    delays: int
+    breakdowns: int
+    depot: tuple[float, float] | None
+    shift: tuple[int | None, int | None]
+    trips: TripsFile | None
+    on_bad_row: OnBadRow
+    region: RegionFiles
 
 
-def run(options: RunOptions, out: Path) -> dict[str, object]:
-    """Build the built-in region, generate and replay a day, write the report; return KPIs."""
-    from dispatch.demand import (
-        DemandConfig,
-        generate_day,
-        sources_from_region,
-        travel_table_for_day,
-    )
+#: (flag, lowest, highest) of every number a run takes.
+_RANGES: dict[str, tuple[str, int, int]] = {
+    "seed": ("--seed", 0, 2**32 - 1),
+    "vehicles": ("--vehicles", 1, 1000),
+    "requests": ("--requests", 0, 20_000),
+    "deliveries": ("--deliveries", 0, 5_000),
+    "vans": ("--vans", 0, 1000),
+    "seats": ("--seats", 1, 100),
+    "wheelchairs": ("--wheelchairs", 0, 20),
+    "van_parcels": ("--van-parcels", 1, 1000),
+    "delays": ("--delays", 0, 1000),
+    "breakdowns": ("--breakdowns", 0, 1000),
+}
+_DEFAULTS = {"vehicles": 5, "requests": 150, "deliveries": 30, "vans": 1, "seats": 8,
+             "wheelchairs": 1, "van_parcels": 30}
+
+
+def _check_range(attr: str, value: int | None, source: str | None = None) -> None:
+    if value is None:
+        return
+    flag, lo, hi = _RANGES[attr]
+    if not lo <= value <= hi:
+        where = f"{source}: {attr}" if source else flag
+        raise _fail(f"{where} must lie in {lo}..{hi}, got {value}")
+
+
+def _parse_depot(text: str) -> tuple[float, float]:
+    parts = text.replace(" ", "").split(",")
+    try:
+        lon, lat = (float(p) for p in parts)
+    except ValueError:
+        raise _fail(f"--depot expects LON,LAT (e.g. 130.7079,32.8031), got {text!r}") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise _fail(f"--depot {text}: longitude must lie in [-180, 180] and latitude in "
+                    "[-90, 90] (the order is LON,LAT)")
+    return lon, lat
+
+
+def _read_inputs(o: RunOptions) -> tuple[FleetSpec | None, TripsFile | None]:
+    from dispatch.trips import TripsError, read_fleet, read_trips
+
+    try:
+        fleet = read_fleet(o.fleet) if o.fleet is not None else None
+    except TripsError as exc:
+        raise _fail(f"--fleet {exc}") from None
+    try:
+        trips = read_trips(o.trips) if o.trips is not None else None
+    except TripsError as exc:
+        raise _fail(f"--trips {exc}") from None
+    return fleet, trips
+
+
+def _check_combinations(o: RunOptions) -> None:
+    r = o.region
+    if r.osm is None and (r.gtfs or r.population or r.pois):
+        raise _fail("--gtfs/--population/--pois need --osm (the built-in region has its own)")
+    if r.osm is not None and not r.osm.is_file():
+        raise _fail(f"--osm {r.osm}: file not found")
+    if o.trips is not None and o.requests is not None:
+        raise _fail("--requests cannot be combined with --trips (the file gives the rides)")
+    if o.trips is not None and o.deliveries:
+        raise _fail("--deliveries cannot be combined with --trips (the file holds rides only)")
+
+
+def plan_run(o: RunOptions) -> Plan:
+    """Check every flag and read the trip and fleet files, before any slow work.
+
+    Raises
+    ------
+    typer.Exit
+        After printing one ``error:`` line naming the flag, file or row.
+    """
+    for attr in _RANGES:
+        _check_range(attr, getattr(o, attr))
+    _check_combinations(o)
+    fleet, trips = _read_inputs(o)
+    values: dict[str, int] = {}
+    for attr, file_attr in (("vehicles", "buses"), ("vans", "vans"), ("seats", "seats"),
+                            ("wheelchairs", "wheelchairs"), ("van_parcels", "van_parcels")):
+        given = getattr(o, attr)
+        from_file = getattr(fleet, file_attr) if fleet is not None else None
+        values[attr] = given if given is not None else (
+            from_file if from_file is not None else _DEFAULTS[attr])
+    if values["vehicles"] < 1:
+        raise _fail(f"--fleet {o.fleet}: buses.count must be at least 1 (ride vehicles)")
+    if o.breakdowns > values["vehicles"]:
+        raise _fail(f"--breakdowns ({o.breakdowns}) must not exceed the ride vehicles "
+                    f"({values['vehicles']})")
+    if trips is not None:
+        _report_bad_rows(f"--trips {o.trips}", trips.bad_rows, len(trips.trips), o.on_bad_row)
+    depot = _parse_depot(o.depot) if o.depot is not None else (
+        fleet.depot_lonlat if fleet is not None else None)
+    return Plan(seed=o.seed, requests=o.requests if o.requests is not None else (
+                    0 if trips is not None else _DEFAULTS["requests"]),
+                deliveries=o.deliveries if trips is None else 0, delays=o.delays,
+                breakdowns=o.breakdowns, depot=depot,
+                shift=(fleet.shift_start_s, fleet.shift_end_s) if fleet else (None, None),
+                trips=trips, on_bad_row=o.on_bad_row, region=o.region, **values)
+
+
+def _report_bad_rows(source: str, bad: tuple[BadRow, ...] | list[BadRow], n_good: int,
+                     policy: OnBadRow) -> None:
+    """Stop on the first bad row (``fail``), or warn about each (``skip``)."""
+    if not bad:
+        if n_good == 0:
+            raise _fail(f"{source}: no trips in the file")
+        return
+    if policy is OnBadRow.FAIL:
+        more = f" ({len(bad)} bad rows; --on-bad-row skip replays the others)" if len(
+            bad) > 1 else " (--on-bad-row skip replays the others)"
+        raise _fail(bad[0].describe(source) + more)
+    for b in bad[:MAX_ROWS_SHOWN]:
+        typer.echo(f"warning: skipped {b.describe(source)}", err=True)
+    if len(bad) > MAX_ROWS_SHOWN:
+        typer.echo(f"warning: ... and {len(bad) - MAX_ROWS_SHOWN} more bad rows "
+                   "(all listed in report.json)", err=True)
+    if n_good == 0:
+        raise _fail(f"{source}: every row is bad, nothing to replay")
+
+
+def check_out(out: Path) -> None:
+    """Create ``out`` if needed and make sure a file can be written in it.
+
+    Raises
+    ------
+    typer.Exit
+        After one ``error:`` line when ``out`` is a file or not writable.
+    """
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".hakobu-probe-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _fail(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+
+
+# --------------------------------------------------------------------------- run
+def _load_region(files: RegionFiles) -> Region:
+    from maps.region import default_region, region_from_files
+
+    if files.osm is None:
+        _progress("loading the built-in Kumamoto region ...")
+        return default_region(progress=_progress)
+    _progress(f"loading region {files.osm.name} ...")
+    return region_from_files(files.osm, gtfs=list(files.gtfs), population=files.population,
+                             pois=list(files.pois), progress=_progress)
+
+
+def _check_depot(region: Region, depot: tuple[float, float]) -> None:
+    from maps.snap import DEFAULT_MAX_SNAP_M, snap_or_mask
+
+    _, ok = snap_or_mask(region.edge_index(), [depot])
+    if not ok[0]:
+        raise _fail(f"--depot {depot[0]},{depot[1]}: more than {DEFAULT_MAX_SNAP_M:g} m from "
+                    f"the roads of region {region.name}")
+
+
+def _trip_day(p: Plan, region: Region, inputs: dict[str, Any]) -> DemandDay:
+    from dispatch.demand import day_from_trips, sources_from_region, trips_on_region
+
+    assert p.trips is not None
+    good, off_map = trips_on_region(p.trips.trips, region)
+    _report_bad_rows(f"--trips {p.trips.source}", off_map, len(good), p.on_bad_row)
+    depot = p.depot or sources_from_region(region).depot_lonlat
+    bad = sorted([*p.trips.bad_rows, *off_map], key=lambda b: b.line)
+    inputs.update({"trips": p.trips.source, "trips_read": len(good),
+                   "bad_rows": [b.to_dict() for b in bad]})
+    return day_from_trips(good, depot_lonlat=depot, service_start_s=p.shift[0],
+                          service_end_s=p.shift[1], source=p.trips.source)
+
+
+def _generated_day(p: Plan, region: Region) -> DemandDay:
+    from dispatch.demand import DemandConfig, generate_day, sources_from_region
+
+    sources = sources_from_region(region, depot_lonlat=p.depot)
+    deliveries = p.deliveries
+    has_shop = len(sources.hospital_lonlat) + len(sources.poi_lonlat) > 0
+    if deliveries is None:
+        deliveries = _DEFAULTS["deliveries"] if has_shop else 0
+        if not has_shop:
+            typer.echo("note: the region has no POI to ship from: no deliveries "
+                       "(give --pois)", err=True)
+    elif deliveries and not has_shop:
+        raise _fail(f"--deliveries {deliveries}: the region has no hospital or other POI to "
+                    "ship from; give --pois or --deliveries 0")
+    cfg = DemandConfig(seed=p.seed, n_requests=p.requests, n_deliveries=deliveries)
+    start, end = p.shift
+    if start is not None or end is not None:
+        cfg = replace(cfg, service_start_s=cfg.service_start_s if start is None else start,
+                      service_end_s=cfg.service_end_s if end is None else end)
+    return generate_day(sources, cfg)
+
+
+def run(plan: Plan, out: Path) -> dict[str, Any]:
+    """Load the region, build or read the day, replay it, write the report; return KPIs."""
+    from dispatch.demand import travel_table_for_day
     from dispatch.report import kpi_table, write_report
     from dispatch.simulate import SimulationConfig, simulate_day
-    from maps.region import DEFAULT_ATTRIBUTION, default_region
+    from maps.region import DEFAULT_ATTRIBUTION
 
-    o = options
+    p = plan
     t0 = time.perf_counter()
-    _progress("loading the built-in Kumamoto region ...")
-    region = default_region()
-    _progress(f"region ready in {time.perf_counter() - t0:.1f} s; generating demand ...")
-    day = generate_day(sources_from_region(region), DemandConfig(
-        seed=o.seed, n_requests=o.requests, n_deliveries=o.deliveries))
+    region = _load_region(p.region)
+    if p.depot is not None:
+        _check_depot(region, p.depot)
+    inputs: dict[str, Any] = {"region": region.name}
+    _progress(f"region ready in {time.perf_counter() - t0:.1f} s; preparing demand ...")
+    day = _trip_day(p, region, inputs) if p.trips is not None else _generated_day(p, region)
     _progress(f"{len(day.rides)} rides, {len(day.deliveries)} deliveries on "
               f"{len(day.places)} places; computing road travel times ...")
     table = travel_table_for_day(region, day)
@@ -78,12 +328,20 @@ def run(options: RunOptions, out: Path) -> dict[str, object]:
     # Re-optimization bounded by iterations (the time limit is only a cap) so the same
     # seed gives the same day on any machine.
     result = simulate_day(day, table, SimulationConfig(
-        seed=o.seed, vehicles=o.vehicles, vans=o.vans if o.deliveries else 0,
-        delays=o.delays, breakdowns=o.breakdowns,
+        seed=p.seed, vehicles=p.vehicles, vans=p.vans if day.deliveries else 0,
+        seats=p.seats, wheelchairs=p.wheelchairs, van_parcels=p.van_parcels,
+        delays=p.delays, breakdowns=p.breakdowns,
+        # Trip records say who travelled: no cancellations or no-shows are drawn on top.
+        p_cancel=0.0 if p.trips is not None else 0.03,
+        p_no_show=0.0 if p.trips is not None else 0.02,
         reopt_time_limit_s=REOPT_CAP_S, reopt_max_iterations=REOPT_ITERATIONS),
         progress=_progress)
-    kpis = write_report(result, out, road=region.road, attribution=DEFAULT_ATTRIBUTION)
+    attribution = DEFAULT_ATTRIBUTION if p.region.osm is None else (
+        "Roads © OpenStreetMap contributors (ODbL 1.0).")
+    kpis = write_report(result, out, road=region.road, attribution=attribution, inputs=inputs)
     typer.echo(kpi_table(kpis))
+    typer.echo(f"origins: {day.placement.origins}")
+    typer.echo(f"destinations: {day.placement.destinations}")
     for note in result.notes:
         typer.echo(f"note: {note}")
     typer.echo(f"wrote {out / 'kpis.json'}, {out / 'report.json'}, {out / 'map.html'} and "
@@ -91,41 +349,92 @@ def run(options: RunOptions, out: Path) -> dict[str, object]:
     return kpis
 
 
-def simulate(
+def _run_or_fail(options: RunOptions, out: Path) -> None:
+    plan = plan_run(options)
+    check_out(out)
+    try:
+        run(plan, out)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+# --------------------------------------------------------------------------- commands
+OsmOpt = Annotated[Path | None, typer.Option(
+    help="OSM file (.osm, .osm.bz2, .osm.pbf) of your region; default: built-in Kumamoto.")]
+GtfsOpt = Annotated[list[Path] | None, typer.Option(
+    help="GTFS / GTFS-JP zip (repeatable; needs --osm).")]
+PopulationOpt = Annotated[Path | None, typer.Option(
+    help="e-Stat 500 m mesh CSV (T001101, CP932; needs --osm). Without it demand follows "
+         "the roads.")]
+PoisOpt = Annotated[list[Path] | None, typer.Option(
+    help="GeoJSON points, e.g. hospitals (repeatable; needs --osm).")]
+OutOpt = Annotated[Path, typer.Option(help="Output directory.")]
+
+
+def _region_files(osm: Path | None, gtfs: list[Path] | None, population: Path | None,
+                  pois: list[Path] | None) -> RegionFiles:
+    return RegionFiles(osm=osm, gtfs=tuple(gtfs or ()), population=population,
+                       pois=tuple(pois or ()))
+
+
+# Each typer option is a parameter: the command's flags are its signature.
+def simulate(  # noqa: PLR0913
     seed: Annotated[int, typer.Option(help="Seed of demand and rider behaviour.")] = 0,
-    vehicles: Annotated[int, typer.Option(help="Ride vehicles (8 seats, 1 wheelchair).")] = 5,
-    requests: Annotated[int, typer.Option(help="Ride requests in the day.")] = 150,
-    deliveries: Annotated[int, typer.Option(help="Pharmacy-to-home deliveries.")] = 30,
-    vans: Annotated[int, typer.Option(help="Delivery vans.")] = 1,
+    vehicles: Annotated[int | None, typer.Option(
+        help="Ride vehicles (default: fleet file, else 5).")] = None,
+    requests: Annotated[int | None, typer.Option(
+        help="Generated ride requests (default: 150).")] = None,
+    deliveries: Annotated[int | None, typer.Option(
+        help="Generated shop-to-home deliveries (default: 30; 0 without POIs).")] = None,
+    vans: Annotated[int | None, typer.Option(
+        help="Delivery vans (default: fleet file, else 1).")] = None,
+    seats: Annotated[int | None, typer.Option(
+        help="Seats per ride vehicle (default: fleet file, else 8).")] = None,
+    wheelchairs: Annotated[int | None, typer.Option(
+        help="Wheelchair spaces per ride vehicle (default: fleet file, else 1).")] = None,
+    van_parcels: Annotated[int | None, typer.Option(
+        help="Parcels per van (default: fleet file, else 30).")] = None,
     delays: Annotated[int, typer.Option(help="Seeded 15-minute traffic delays.")] = 0,
     breakdowns: Annotated[int, typer.Option(help="Ride vehicles that break down.")] = 0,
-    out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
+    depot: Annotated[str | None, typer.Option(
+        help="Depot as LON,LAT (default: fleet file, else the stop nearest the demand's "
+             "centre).")] = None,
+    fleet: Annotated[Path | None, typer.Option(
+        help="Fleet file (.toml or .json: depot, buses, vans, shift); flags win.")] = None,
+    trips: Annotated[Path | None, typer.Option(
+        help="Replay trip records from this CSV instead of generating rides.")] = None,
+    on_bad_row: Annotated[OnBadRow, typer.Option(
+        help="With --trips: stop at the first bad row (fail) or skip bad rows.")] = (
+        OnBadRow.FAIL),
+    osm: OsmOpt = None,
+    gtfs: GtfsOpt = None,
+    population: PopulationOpt = None,
+    pois: PoisOpt = None,
+    out: OutOpt = DEFAULT_OUT,
 ) -> None:
-    """Replay a seeded service day on the built-in region and write DIR/kpis.json."""
+    """Replay a seeded service day, or your trip records, and write DIR/kpis.json."""
     options = RunOptions(seed=seed, vehicles=vehicles, requests=requests,
-                         deliveries=deliveries, vans=vans, delays=delays,
-                         breakdowns=breakdowns)
-    _check_args(options)
+                         deliveries=deliveries, vans=vans, seats=seats,
+                         wheelchairs=wheelchairs, van_parcels=van_parcels, delays=delays,
+                         breakdowns=breakdowns, depot=depot, fleet=fleet, trips=trips,
+                         on_bad_row=on_bad_row,
+                         region=_region_files(osm, gtfs, population, pois))
     _run_or_fail(options, out)
 
 
 def demo(
-    out: Annotated[Path, typer.Option(help="Output directory.")] = DEFAULT_OUT,
+    osm: OsmOpt = None,
+    gtfs: GtfsOpt = None,
+    population: PopulationOpt = None,
+    pois: PoisOpt = None,
+    out: OutOpt = DEFAULT_OUT,
 ) -> None:
-    """Run a demo day (rides and deliveries) on the built-in Kumamoto region, offline.
+    """Run a demo day (rides and deliveries) on the built-in Kumamoto region (or --osm),
+    offline.
 
     Drones join the demo in a later issue; today deliveries go by van.
     """
-    _run_or_fail(RunOptions(), out)
-
-
-def _run_or_fail(options: RunOptions, out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise _fail(f"--out {out} exists and is not a directory")
-    try:
-        run(options, out)
-    except (ValueError, OSError) as exc:
-        raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+    _run_or_fail(RunOptions(region=_region_files(osm, gtfs, population, pois)), out)
 
 
 def register(app: typer.Typer) -> None:
