@@ -331,7 +331,7 @@ def mesh_cell_bounds(codes: Sequence[str]) -> np.ndarray:
         return np.zeros((0, 4))
     ok = np.char.isdigit(arr) & (np.char.str_len(arr) == 9)
     if not ok.all():
-        msg = f"mesh code {arr[~ok][0]!r}: not a 9-digit 500 m mesh code"
+        msg = f"mesh code {str(arr[~ok][0])!r}: not a 9-digit 500 m mesh code"
         raise MapDataError(msg)
     digits = np.array([[int(c) for c in s] for s in arr], dtype=np.int64)
     if (digits[:, 4:6] > 7).any() or (digits[:, 8] < 1).any() or (digits[:, 8] > 4).any():
@@ -385,7 +385,11 @@ def population_from_estat(
         msg = f"{p}: not an e-Stat T001101 mesh table; missing columns {missing}"
         raise MapDataError(msg)
     codes = raw["KEY_CODE"].str.strip()
-    cells = mesh_cell_bounds(codes.tolist())
+    try:
+        cells = mesh_cell_bounds(codes.tolist())
+    except MapDataError as exc:
+        msg = f"{p}: {exc}"
+        raise MapDataError(msg) from exc
     keep = np.ones(len(raw), dtype=bool)
     if bbox is not None:
         keep = (
@@ -401,9 +405,14 @@ def population_from_estat(
         hidden = int((values == "*").sum())
         if hidden:
             notes.append(f"{p.name}: {hidden} suppressed '*' values of {col} ({out}) read as 0")
-        data[out] = pd.to_numeric(values.replace({"*": "0", "": "0"}), errors="raise").astype(
-            "int64"
-        )
+        numbers = pd.to_numeric(values.replace({"*": "0", "": "0"}), errors="coerce")
+        bad = numbers.isna() | (numbers < 0) | (numbers != numbers.round())
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            msg = (f"{p}: mesh {codes[keep].iloc[row]}: {col} ({out}) is "
+                   f"{values.iloc[row]!r}, not a count of people")
+            raise MapDataError(msg)
+        data[out] = numbers.astype("int64")
     geometry = shapely.box(cells[keep, 0], cells[keep, 1], cells[keep, 2], cells[keep, 3])
     frame = pd.DataFrame({k: np.asarray(v) for k, v in data.items()})
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=_CRS), notes
@@ -466,11 +475,20 @@ def pois_from_geojson(path: str | Path) -> gpd.GeoDataFrame:
 
 
 def no_fly_from_files(paths: Sequence[str | Path]) -> gpd.GeoDataFrame:
-    """Read polygon layers into one GeoDataFrame with a ``layer`` column (file stem)."""
+    """Read polygon layers into one GeoDataFrame with a ``layer`` column (file stem).
+
+    Raises
+    ------
+    MapDataError
+        If a file is unreadable or holds no Polygon/MultiPolygon features.
+    """
     frames = []
     for path in paths:
         frame = _read_geojson(path, "no-fly")
         frame = frame[frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+        if frame.empty:
+            msg = f"{path}: no Polygon features (a no-fly layer is made of polygons)"
+            raise MapDataError(msg)
         frames.append(
             gpd.GeoDataFrame(
                 {"layer": Path(path).name.split(".")[0]},

@@ -173,6 +173,35 @@ def test_bad_population_and_pois(tmp_path: Path) -> None:
         rg.pois_from_geojson(junk)
 
 
+def test_population_with_a_value_that_is_not_a_count(tmp_path: Path) -> None:
+    # the built-in mesh file with one total replaced by text: named by file, mesh and column
+    lines = (rg.DEFAULT_DATA_DIR / "tblT001101H4930.txt").read_bytes().decode("cp932")
+    rows = lines.splitlines()
+    header = rows[0].split(",")
+    cells = rows[2].split(",")
+    cells[header.index("T001101001")] = "many"
+    bad = tmp_path / "mesh.txt"
+    bad.write_bytes("\n".join([rows[0], rows[1], ",".join(cells)]).encode("cp932"))
+    with pytest.raises(MapDataError, match=rf"mesh\.txt: mesh {cells[0]}: T001101001"):
+        rg.population_from_estat(bad)
+
+
+def test_bad_mesh_code_names_the_file(tmp_path: Path) -> None:
+    rows = (rg.DEFAULT_DATA_DIR / "tblT001101H4930.txt").read_bytes().decode("cp932")
+    head = rows.splitlines()[:3]
+    head[2] = "12345" + head[2][9:]
+    bad = tmp_path / "mesh.txt"
+    bad.write_bytes("\n".join(head).encode("cp932"))
+    with pytest.raises(MapDataError, match=r"mesh\.txt: mesh code '12345"):
+        rg.population_from_estat(bad)
+
+
+def test_no_fly_file_without_polygons_is_refused() -> None:
+    # the hospitals are points: as a no-fly layer they must be refused, not dropped
+    with pytest.raises(MapDataError, match=r"kumamoto_city_hospitals\.geojson: no Polygon"):
+        rg.no_fly_from_files([rg.DEFAULT_DATA_DIR / "kumamoto_city_hospitals.geojson"])
+
+
 def test_gunma_gtfs_jp_feeds(shared_data: Path) -> None:
     # stop counts from shared/data/README.md; rural feeds with calendar_dates exceptions
     expected = {
