@@ -416,7 +416,9 @@ def _rebase(
     rest = new.stops[len(done):]
     n = live.n_locked
     if [(s.key, s.kind) for s in rest[:n]] != [(s.key, s.kind) for s in live.stops[:n]]:
-        return "started a leg since the snapshot that the new plan changed"
+        s = live.stops[n - 1]
+        return (f"started the leg to the {s.kind} of {s.key} since the snapshot, which the "
+                "new plan had not planned next")
     tail = tuple(_tightened(s, stops.get((s.key, s.kind))) for s in rest[n:])
     return replace(live, stops=(*live.stops[:n], *tail))
 

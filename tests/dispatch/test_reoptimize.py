@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -21,8 +22,10 @@ from dispatch.engine import (
 )
 from dispatch.network import TravelTable
 from dispatch.reoptimize import (
+    Improvement,
     ReoptParams,
     build_problem,
+    finish,
     merge,
     plans_cost,
     reinsert_all,
@@ -30,8 +33,9 @@ from dispatch.reoptimize import (
     snapshot,
 )
 from routing.check import check
-from routing.insertion import schedule
+from routing.insertion import VehiclePlan, remove, schedule
 from routing.model import Break, TimeWindow
+from routing.solution import StopKind
 
 H = 3600
 
@@ -159,3 +163,85 @@ def test_merge_replays_bookings_made_during_the_solve(table: TravelTable) -> Non
     # a vehicle event since the snapshot makes the new plans stale
     eng.delay(0, 60, cause="traffic")
     assert merge(eng, snap, new) is None
+
+
+# ---------------------------------------------------------------------- solver path
+def test_the_solver_wins_on_a_day_where_it_finds_a_gain(table: TravelTable) -> None:
+    """Seed 1 at 09:00: re-insertion alone finds nothing, the solver's plan is adopted."""
+    params = ReoptParams(time_limit_s=30, max_iterations=20, seed=1)
+    alone = _engine(table, 1, n=20)
+    alone.advance(9 * H)
+    reinsertion = reoptimize(alone, replace(params, use_solver=False))
+    assert reinsertion.method == "reinsertion"
+    eng = _engine(table, 1, n=20)
+    eng.advance(9 * H)
+    res = reoptimize(eng, replace(params, polish=False))
+    assert (res.method, res.adopted) == ("solver", True), res
+    assert not reinsertion.adopted and reinsertion.cost_after == res.cost_before
+    assert res.cost_after < res.cost_before
+    polished = _engine(table, 1, n=20)
+    polished.advance(9 * H)
+    res2 = reoptimize(polished, params)
+    assert res2.adopted and res2.method in ("solver", "solver+reinsertion")
+    assert res2.cost_after <= res.cost_after
+    _assert_promises_hold(eng)
+
+
+def _picked_up(eng: Engine) -> str:
+    """Advance ``eng`` in 5-minute steps until a rider is on board whose drop-off is not
+    the leg in progress (moving that is refused before the engine is asked); return it."""
+    while True:
+        plans = eng.live_plans()
+        for r in eng.records():
+            if r.status is RequestStatus.PICKED_UP and r.vehicle is not None:
+                p = plans[r.vehicle]
+                if all(s.key != r.request.id for s in p.stops[: p.n_locked]):
+                    return r.request.id
+        eng.advance(eng.now + 300)
+
+
+def _dropped(plans: list[VehiclePlan], key: str) -> list[VehiclePlan]:
+    return [remove(p, key) for p in plans]
+
+
+def _window_broken(plans: list[VehiclePlan], key: str) -> list[VehiclePlan]:
+    """The pickup of ``key`` made to start after its promised window closes."""
+    return [replace(p, stops=tuple(replace(s, earliest=s.latest + 1800)
+                                   if (s.key, s.kind) == (key, StopKind.PICKUP) else s
+                                   for s in p.stops)) for p in plans]
+
+
+def _moved_on_board(plans: list[VehiclePlan], key: str) -> list[VehiclePlan]:
+    """The drop-off of rider ``key`` (on board) moved to the end of another vehicle's plan."""
+    k = next(i for i, p in enumerate(plans) if any(s.key == key for s in p.stops))
+    drop = next(s for s in plans[k].stops if s.key == key)
+    other = (k + 1) % len(plans)
+    out = list(plans)
+    out[k] = remove(plans[k], key)
+    out[other] = replace(plans[other], stops=(*plans[other].stops, drop))
+    return out
+
+
+@pytest.mark.parametrize("breakage", ["dropped stop", "pickup window", "rider on board"])
+def test_an_invalid_plan_is_refused_with_a_reason(table: TravelTable, breakage: str) -> None:
+    eng = _engine(table, 1, n=20)
+    eng.advance(9 * H)
+    if breakage == "rider on board":
+        key = _picked_up(eng)
+    else:
+        key = next(r.request.id for r in eng.records() if r.status is RequestStatus.ASSIGNED)
+    snap = snapshot(eng)
+    make = {"dropped stop": _dropped, "pickup window": _window_broken,
+            "rider on board": _moved_on_board}[breakage]
+    bad = make(list(snap.plans), key)
+    before = [eng.vehicle_plan(k) for k in range(eng.n_vehicles)]
+    cost = plans_cost(snap.plans, eng)
+    imp = Improvement(plans=tuple(bad), method="test", cost_before=cost, cost_after=cost - 1,
+                      runtime_s=0.0)
+    # any gain accepted: only the engine's own check stands between the plan and adoption
+    res = finish(eng, snap, imp, ReoptParams(min_gain=-10**9))
+    assert not res.adopted
+    assert res.reason.startswith("refused by the engine"), res.reason
+    assert key in res.reason
+    assert [eng.vehicle_plan(k) for k in range(eng.n_vehicles)] == before
+    assert not any(e.kind is EventKind.REOPTIMIZED for e in eng.events)
