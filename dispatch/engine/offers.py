@@ -202,11 +202,22 @@ def offer_for(
         return no_candidate_reason(config, table, request)
     ins = best_insertion(plans, cands, table.durations, table.distances, cache=cache)
     if ins is None:
+        if not any(_reachable(table, p, c) for p in plans if p.active for c in cands):
+            return RejectReason.UNREACHABLE, "no active vehicle has a road to its stops"
         return RejectReason.NO_FEASIBLE_INSERTION, "no vehicle can fit it in its plan"
     cand = cands[ins.candidate]
     pick, drop, walk = meta[ins.candidate]
     offer = make_offer(config, now, request, ins, cand, walk)
     return offer, int(table.durations[pick, drop])
+
+
+def _reachable(table: TravelTable, plan: VehiclePlan, cand: Candidate) -> bool:
+    """Return whether the vehicle of ``plan`` has roads to the pickup and on to its end."""
+    d = table.durations
+    pick, drop = cand.pickup.location, cand.dropoff.location
+    end = plan.end if plan.end is not None else drop
+    return bool(d[plan.origin, pick] < UNREACHABLE and d[pick, drop] < UNREACHABLE
+                and d[drop, end] < UNREACHABLE)
 
 
 def alternatives(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from dispatch.errors import InvalidRequestError
 from routing.model import Break, Load, TimeWindow
 from routing.solution import StopKind
 
@@ -100,6 +101,24 @@ class RideRequest:
     seats: int = 1
     wheelchairs: int = 0
 
+    def __post_init__(self) -> None:
+        if not self.id:
+            msg = "request.id must not be empty"
+            raise InvalidRequestError(msg)
+        _at_least(f"request {self.id!r}", {
+            "seats": self.seats, "wheelchairs": self.wheelchairs,
+            **{f"origin[{i}].walk_s": o.walk_s for i, o in enumerate(self.origin)},
+            **{f"destination[{i}].walk_s": o.walk_s for i, o in enumerate(self.destination)},
+        }, 0)
+        if self.seats + self.wheelchairs < 1:
+            msg = f"request {self.id!r}: seats + wheelchairs must be at least 1"
+            raise InvalidRequestError(msg)
+        if self.arrive_by is not None and self.pickup_window is not None and (
+                self.arrive_by < self.pickup_window.earliest):
+            msg = (f"request {self.id!r}.arrive_by ({self.arrive_by}) is before its "
+                   f"pickup window opens ({self.pickup_window.earliest})")
+            raise InvalidRequestError(msg)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryOrder:
@@ -114,8 +133,26 @@ class DeliveryOrder:
     parcels: int = 1
     customer: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.id:
+            msg = "delivery.id must not be empty"
+            raise InvalidRequestError(msg)
+        _at_least(f"delivery {self.id!r}", {"parcels": self.parcels}, 1)
+        if self.window.latest < self.ready_s:
+            msg = (f"delivery {self.id!r}.window closes ({self.window.latest}) before the "
+                   f"order is ready ({self.ready_s})")
+            raise InvalidRequestError(msg)
+
 
 AnyRequest = RideRequest | DeliveryOrder
+
+def _at_least(owner: str, values: dict[str, float], low: float) -> None:
+    """Raise :class:`InvalidRequestError` naming the first value below ``low``."""
+    for name, v in values.items():
+        if not v >= low:  # also refuses NaN
+            msg = f"{owner}.{name} must be at least {low:g}, got {v}"
+            raise InvalidRequestError(msg)
+
 
 #: Service hours assumed in SCENARIOS.md (8:00-17:00).
 DEFAULT_SHIFT = TimeWindow(earliest=8 * 3600, latest=17 * 3600)
@@ -133,6 +170,18 @@ class VehicleSpec:
     breaks: tuple[Break, ...] = ()
     distance_cost: int = 1
     duration_cost: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            msg = "vehicle.id must not be empty"
+            raise InvalidRequestError(msg)
+        _at_least(f"vehicle {self.id}", {"distance_cost": self.distance_cost,
+                                          "duration_cost": self.duration_cost,
+                                          **{f"capacity[{i}]": q
+                                             for i, q in enumerate(self.capacity)}}, 0)
+        if not any(self.capacity):
+            msg = f"vehicle {self.id}.capacity is all zero: it could carry nothing"
+            raise InvalidRequestError(msg)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +212,23 @@ class DispatchConfig:
     alternative_range_s: int = 3 * 3600
     walk_cost: int = 1
     relax_s: int = 3600
+
+    def __post_init__(self) -> None:
+        if not self.dimensions or len(set(self.dimensions)) != len(self.dimensions):
+            msg = f"config.dimensions must be distinct names, got {self.dimensions}"
+            raise InvalidRequestError(msg)
+        _at_least("config", {
+            "max_walk_s": self.max_walk_s, "asap_wait_s": self.asap_wait_s,
+            "min_lead_s": self.min_lead_s, "window_before_s": self.window_before_s,
+            "window_after_s": self.window_after_s, "ride_beta_s": self.ride_beta_s,
+            "pickup_service_s": self.pickup_service_s,
+            "dropoff_service_s": self.dropoff_service_s,
+            "delivery_service_s": self.delivery_service_s, "alternatives": self.alternatives,
+            "alternative_range_s": self.alternative_range_s, "walk_cost": self.walk_cost,
+            "relax_s": self.relax_s}, 0)
+        _at_least("config", {"ride_alpha": self.ride_alpha}, 1)
+        _at_least("config", {"offer_ttl_s": self.offer_ttl_s,
+                             "alternative_step_s": self.alternative_step_s}, 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

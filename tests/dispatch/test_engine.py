@@ -27,6 +27,7 @@ from dispatch.engine import (
 from dispatch.errors import (
     DispatchError,
     DuplicateRequestError,
+    InvalidRequestError,
     InvalidTransitionError,
     OfferExpiredError,
     UnknownRequestError,
@@ -34,7 +35,7 @@ from dispatch.errors import (
 from dispatch.network import TravelTable
 from dispatch.reoptimize import ReoptParams, reoptimize
 from routing.insertion import schedule
-from routing.model import Break, TimeWindow
+from routing.model import UNREACHABLE, Break, TimeWindow
 
 H = 3600
 
@@ -372,3 +373,48 @@ def test_engine_started_after_a_break_window_still_books(table: TravelTable) -> 
     eng = Engine(table, _fleet(1, 0), start_s=14 * H)  # lunch window 12-13 is over
     assert all(s.kind != "break" for s in eng.plan(0))
     assert isinstance(eng.book(_ride("a", 3, 17)), Offer)
+
+
+@pytest.mark.parametrize(("build", "field"), [
+    (lambda: DispatchConfig(offer_ttl_s=0), "config.offer_ttl_s"),
+    (lambda: DispatchConfig(ride_alpha=0.5), "config.ride_alpha"),
+    (lambda: DispatchConfig(ride_alpha=float("nan")), "config.ride_alpha"),
+    (lambda: DispatchConfig(max_walk_s=-1), "config.max_walk_s"),
+    (lambda: DispatchConfig(alternative_step_s=0), "config.alternative_step_s"),
+    (lambda: DispatchConfig(dimensions=("seats", "seats")), "config.dimensions"),
+    (lambda: VehicleSpec(id="v", depot=0, capacity=(0, 0, 0)), "vehicle v.capacity"),
+    (lambda: VehicleSpec(id="v", depot=0, capacity=(-1, 1, 0)), "vehicle v.capacity[0]"),
+    (lambda: VehicleSpec(id="", depot=0), "vehicle.id"),
+    (lambda: _ride("r", 1, 2, seats=0), "seats + wheelchairs"),
+    (lambda: _ride("r", 1, 2, wheelchairs=-1), "request 'r'.wheelchairs"),
+    (lambda: RideRequest(id="r", rider="x", origin=(StopOption(location=1, walk_s=-5),),
+                         destination=(StopOption(location=2),)), "origin[0].walk_s"),
+    (lambda: _ride("r", 1, 2, TimeWindow(earliest=9 * H, latest=10 * H), arrive_by=8 * H),
+     "request 'r'.arrive_by"),
+    (lambda: DeliveryOrder(id="d", shop=1, home=2, ready_s=12 * H, parcels=1,
+                           window=TimeWindow(earliest=9 * H, latest=10 * H)),
+     "delivery 'd'.window"),
+    (lambda: DeliveryOrder(id="d", shop=1, home=2, ready_s=0, parcels=0,
+                           window=TimeWindow(earliest=9 * H, latest=10 * H)),
+     "delivery 'd'.parcels"),
+])
+def test_bad_rules_and_requests_name_the_field(build: Callable[[], object], field: str) -> None:
+    with pytest.raises(InvalidRequestError, match=field.replace("[", r"\[").replace(
+            "]", r"\]").replace("+", r"\+")):
+        build()
+
+
+def test_a_stop_no_vehicle_can_reach_is_unreachable_not_late(table: TravelTable) -> None:
+    """A stop cut off from the depots (every road to it closed) gets the true reason."""
+    dur = np.array(table.durations)
+    cut = 7
+    dur[:, cut] = UNREACHABLE  # nothing reaches stop 7 ...
+    dur[cut, cut] = 0
+    dur[cut, 9] = table.durations[cut, 9]  # ... but it has a road out to stop 9
+    island = TravelTable(locations=table.locations, durations=dur, distances=table.distances)
+    eng = Engine(island, _fleet(), start_s=8 * H)
+    rej = eng.book(_ride("r", cut, 9))
+    assert isinstance(rej, Rejection)
+    assert rej.reason is RejectReason.UNREACHABLE, rej
+    ok = eng.book(_ride("s", 9, 3))
+    assert isinstance(ok, Offer)
