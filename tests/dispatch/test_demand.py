@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,9 +20,10 @@ from dispatch.demand import (
     Purpose,
     demand_summary,
     generate_day,
+    road_home_points,
     sources_from_region,
 )
-from maps.region import Region, default_region
+from maps.region import Region, default_region, region_from_files
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +169,78 @@ def test_random_days_hold_invariants(sources: DemandSources, seed: int, n_reques
     used = {day.depot} | {r.origin for r in day.rides} | {r.destination for r in day.rides}
     used |= {d.pickup for d in day.deliveries} | {d.dropoff for d in day.deliveries}
     assert used == set(range(n))
+
+
+# --------------------------------------------------------------------------- no mesh
+OAKLAND = Path(__file__).resolve().parents[1] / "data" / "osm" / "West-Oakland.osm.bz2"
+
+
+@pytest.fixture(scope="module")
+def bare_region() -> Region:
+    """A real OSM extract with roads and two bus stops, but no census mesh and no POIs."""
+    return region_from_files(OAKLAND)
+
+
+def test_without_a_mesh_demand_follows_the_roads(bare_region: Region) -> None:
+    src = sources_from_region(bare_region)
+    assert len(src.cell_bounds) == 0 and len(src.hospital_lonlat) == 0
+    assert "road network" in src.placement.origins
+    homes, weights = road_home_points(bare_region)
+    assert len(homes) == len(src.home_lonlat) > 0 and np.all(weights > 0)
+    # Every candidate home is the midpoint of a real road segment of the graph.
+    road = bare_region.road
+    ends = {(float(road.lon[t] + road.lon[h]) / 2, float(road.lat[t] + road.lat[h]) / 2)
+            for t, h in zip(road.tail, road.head, strict=True)}
+    assert {(float(x), float(y)) for x, y in homes} <= ends
+    day = generate_day(src, DemandConfig(seed=1, n_requests=30, n_deliveries=0))
+    assert len(day.rides) == 30
+    assert day.placement == src.placement
+    assert not any(r.purpose in (Purpose.HOSPITAL, Purpose.HOSPITAL_RETURN) for r in day.rides)
+    assert any("without a census mesh" in n for n in day.notes)
+    assert any("no hospital POI" in n for n in day.notes)
+    homes_used = {(p.lon, p.lat) for p in day.places if p.kind is LocationKind.HOME}
+    assert homes_used and homes_used <= {(float(x), float(y)) for x, y in homes}
+    stops = {(p.lon, p.lat) for p in day.places if p.kind is LocationKind.STOP}
+    assert stops <= {(float(x), float(y)) for x, y in src.stop_lonlat}
+    summary = demand_summary(day)
+    assert summary["placement"] == src.placement.to_dict()
+
+
+def test_without_pois_deliveries_name_the_field(bare_region: Region) -> None:
+    src = sources_from_region(bare_region)
+    with pytest.raises(DemandError, match="n_deliveries"):
+        generate_day(src, DemandConfig(seed=1, n_requests=5, n_deliveries=2))
+
+
+def test_without_hospitals_or_stops(sources: DemandSources) -> None:
+    # The built-in sources with hospitals and stops taken away: other trips go to the POIs.
+    bare = dataclasses.replace(
+        sources, hospital_lonlat=np.zeros((0, 2)), hospital_names=(),
+        stop_lonlat=np.zeros((0, 2)), stop_names=(), stop_is_station=np.zeros(0, dtype=bool),
+        stop_departures=np.zeros(0), poi_lonlat=sources.hospital_lonlat[:5],
+        poi_names=sources.hospital_names[:5])
+    day = generate_day(bare, DemandConfig(seed=2, n_requests=20, n_deliveries=3))
+    assert all(r.purpose is Purpose.OTHER for r in day.rides)
+    kinds = {p.kind for p in day.places}
+    assert LocationKind.POI in kinds and LocationKind.HOSPITAL not in kinds
+    assert all(day.places[d.pickup].kind is LocationKind.PHARMACY for d in day.deliveries)
+    assert any("POIs nearest the depot" in n for n in day.notes)
+
+
+def test_hospital_pairs_never_exceed_the_requests(sources: DemandSources) -> None:
+    for n in range(0, 8):
+        day = generate_day(sources, DemandConfig(seed=n, n_requests=n, n_deliveries=0,
+                                                 share_hospital=1.0, share_station=0.0))
+        assert len(day.rides) == n
+
+
+def test_day_refuses_a_return_without_its_outbound(big_day: DemandDay) -> None:
+    back = next(r for r in big_day.rides if r.return_of is not None)
+    rides = tuple(r for r in big_day.rides if r.id != back.return_of)
+    with pytest.raises(DemandError, match=f"return ride {back.id}"):
+        dataclasses.replace(big_day, rides=rides)
+    out = next(r for r in big_day.rides if r.id == back.return_of)
+    early = dataclasses.replace(back, requested_pickup_s=(out.arrive_by_s or 0) - 60)
+    with pytest.raises(DemandError, match="starts before its outbound"):
+        dataclasses.replace(big_day, rides=tuple(early if r.id == back.id else r
+                                                 for r in big_day.rides))
