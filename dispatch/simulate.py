@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +41,9 @@ from dispatch.engine import (
 from dispatch.errors import DispatchError, OfferExpiredError
 from dispatch.network import TravelTable
 from routing.model import TimeWindow
+
+if TYPE_CHECKING:
+    from dispatch.background import BackgroundReoptimizer
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,13 @@ class SimulationConfig:
         Passed to :class:`dispatch.reoptimize.ReoptParams`. A time-limited solver makes
         the replay depend on the machine's speed; for a reproducible replay set
         ``reopt_max_iterations`` (with a generous time limit) or turn the solver off.
+    reopt_background, reopt_delay_s
+        Run each re-optimization as a service does, off the booking path
+        (:class:`dispatch.background.BackgroundReoptimizer`, a worker process): the
+        snapshot is taken at its time, simulated time goes on (bookings, cancellations,
+        vehicles moving) and the result is merged ``reopt_delay_s`` simulated seconds
+        later, waiting for the worker there if needed, so the day stays reproducible.
+        ``reopt_background=False`` runs it inline (the engine waits for it).
     rider_tolerance_s
         A leave-at rider wants pickup within this long after the wanted time.
     arrive_early_s
@@ -106,6 +116,8 @@ class SimulationConfig:
     reopt_time_limit_s: float = 0.5
     reopt_use_solver: bool = True
     reopt_max_iterations: int | None = None
+    reopt_background: bool = True
+    reopt_delay_s: int = 120
     rider_tolerance_s: int = 30 * 60
     arrive_early_s: int = 60 * 60
     p_take_alternative: float = 0.6
@@ -136,6 +148,9 @@ class SimulationConfig:
         if self.reopt_every_s < 0 or self.rider_tolerance_s < 0 or not self.walk_speed_mps > 0:
             msg = ("SimulationConfig.reopt_every_s/rider_tolerance_s/walk_speed_mps: "
                    "must not be negative (speed positive)")
+            raise SimulationError(msg)
+        if self.reopt_delay_s < 0:
+            msg = f"SimulationConfig.reopt_delay_s: must not be negative, got {self.reopt_delay_s}"
             raise SimulationError(msg)
 
 
@@ -386,7 +401,7 @@ class _Runner:
             elif kind == _Kind.CANCEL:
                 self._cancel(key)
             elif kind == _Kind.REOPT:
-                self._reopt()
+                self._reopt(key)
             else:
                 self._vehicle_event(_Kind(kind), key)
             n_done += 1
@@ -497,14 +512,36 @@ class _Runner:
         else:
             engine.breakdown(k, cause="vehicle breakdown")
 
-    def _reopt(self) -> None:
+    #: The background re-optimizer (worker process) while re-optimizations remain.
+    _bg: BackgroundReoptimizer | None = None
+
+    def _reopt(self, key: str) -> None:
+        """Re-optimize inline, or start (``reopt...``) or merge (``merge...``) a
+        background run; a merge sorts before a start at the same time."""
+        from dispatch.background import BackgroundReoptimizer
         from dispatch.reoptimize import ReoptParams, reoptimize
 
         st = self.st
         params = ReoptParams(time_limit_s=st.cfg.reopt_time_limit_s, seed=st.cfg.seed,
                              use_solver=st.cfg.reopt_use_solver,
                              max_iterations=st.cfg.reopt_max_iterations)
-        result = reoptimize(st.engine, params)
+        if not st.cfg.reopt_background:
+            result = reoptimize(st.engine, params)
+        elif key.startswith("reopt"):
+            if self._bg is None:
+                self._bg = BackgroundReoptimizer(st.engine, params)
+            if self._bg.start(lock_until=st.engine.now + st.cfg.reopt_delay_s):
+                st.push(st.engine.now + st.cfg.reopt_delay_s, _Kind.REOPT, f"merge{key[5:]}")
+            return
+        else:
+            assert self._bg is not None
+            waited = self._bg.wait()
+            if not any(k == _Kind.REOPT for _, k, _ in st.queue):
+                self._bg.close()  # the day's last re-optimization
+                self._bg = None
+            if waited is None:
+                return
+            result = waited
         st.reopt_runs += 1
         st.reopt_adopted += int(result.adopted)
 
