@@ -9,7 +9,10 @@ the ride times of the passengers shrink without breaking any window.
 
 Stops are numbered as *nodes* of a :class:`CompiledProblem`: request ``r`` has pickup node
 ``2r`` and drop-off node ``2r + 1``, job ``j`` has node ``2R + j`` (``R`` requests), and
-break ``b`` of the vehicle is node ``-(b + 1)``.
+break ``b`` of the vehicle is node ``-(b + 1)``. The procedure itself runs on flat lists
+(:class:`Stops`, :func:`time_stops`), so any representation of a visit sequence can be
+timed by the same rule; :func:`schedule_times` is its adapter for node sequences, and
+:func:`routing.kernels.schedule_ok` its compiled twin (property-tested to agree).
 
 Notes
 -----
@@ -154,41 +157,54 @@ class Times:
     leave: list[int]
 
 
+@dataclass(slots=True)
+class Stops:
+    """A visit sequence as flat lists: everything :func:`time_stops` needs to time it.
+
+    Built from a node sequence of a :class:`CompiledProblem` by :func:`stops_of`, or by
+    any caller with its own representation of stops (lists aligned with the sequence).
+
+    Parameters
+    ----------
+    travel
+        Travel time into each stop from the previous one (the first from the start).
+        A stop served where the vehicle is (a break) has travel 0 and repeats the
+        previous location.
+    early, late
+        Window on the start of service.
+    service
+        Service duration.
+    pickup_limit
+        At a pickup whose ride is limited: that limit; ``INF`` elsewhere. Only these
+        stops are delayed by Cordeau's step 7.
+    pick_of, limit
+        At a drop-off whose pickup is earlier in the sequence: the index of that pickup
+        and the ride limit (``-1`` and ``INF`` elsewhere).
+    travel_end
+        From the last stop (or the start, when empty) to the end depot; 0 for an open
+        route, which ends at its last departure.
+    """
+
+    travel: list[int]
+    early: list[int]
+    late: list[int]
+    service: list[int]
+    pickup_limit: list[int]
+    pick_of: list[int]
+    limit: list[int]
+    travel_end: int
+
+
 class _Route:
     """Scratch arrays of one sequence being scheduled."""
 
-    __slots__ = ("arr", "beg", "dep", "early", "late", "locs", "seq", "svc", "tt", "tt_end")
+    __slots__ = ("arr", "beg", "dep", "early", "late", "pairs", "plim", "svc", "tt", "tt_end")
 
-    def __init__(self, cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> None:
-        v = cp.problem.vehicles[vehicle]
-        mat = cp.travel[vehicle]
-        breaks = v.breaks
-        self.seq = seq
-        locs: list[int] = []
-        early: list[int] = []
-        late: list[int] = []
-        svc: list[int] = []
-        prev = v.start
-        for x in seq:
-            if x >= 0:
-                prev = cp.loc[x]
-                early.append(cp.early[x])
-                late.append(cp.late[x])
-                svc.append(cp.service[x])
-            else:
-                b = breaks[-x - 1]
-                early.append(b.window.earliest)
-                late.append(b.window.latest)
-                svc.append(b.duration_s)
-            locs.append(prev)
-        tt: list[int] = []
-        prev = v.start
-        for loc in locs:
-            tt.append(mat[prev][loc])
-            prev = loc
-        self.locs, self.early, self.late, self.svc, self.tt = locs, early, late, svc, tt
-        self.tt_end = 0 if v.end is None else mat[prev][v.end]
-        n = len(seq)
+    def __init__(self, stops: Stops) -> None:
+        self.tt, self.early, self.late = stops.travel, stops.early, stops.late
+        self.svc, self.plim, self.tt_end = stops.service, stops.pickup_limit, stops.travel_end
+        self.pairs = (stops.pick_of, stops.limit)
+        n = len(stops.travel)
         self.arr = [0] * n
         self.beg = [0] * n
         self.dep = [0] * n
@@ -205,6 +221,49 @@ class _Route:
             t = b + svc[i]
             dep[i] = t
         return t + self.tt_end
+
+
+def stops_of(cp: CompiledProblem, vehicle: int, seq: Sequence[int]) -> Stops:
+    """Return the flat :class:`Stops` of node sequence ``seq`` on ``vehicle``."""
+    v = cp.problem.vehicles[vehicle]
+    mat = cp.travel[vehicle]
+    breaks = v.breaks
+    ride, partner = cp.ride_limit, cp.partner
+    n = len(seq)
+    travel: list[int] = []
+    early: list[int] = []
+    late: list[int] = []
+    svc: list[int] = []
+    plim: list[int] = []
+    pick_of = [-1] * n
+    limit = [INF] * n
+    pos: dict[int, int] = {}
+    prev = v.start
+    for i, x in enumerate(seq):
+        if x >= 0:
+            loc = cp.loc[x]
+            travel.append(mat[prev][loc])
+            prev = loc
+            early.append(cp.early[x])
+            late.append(cp.late[x])
+            svc.append(cp.service[x])
+            lim = ride[x]
+            plim.append(lim)
+            if lim < INF:
+                pos[partner[x]] = i
+            elif x in pos:
+                pick_of[i] = pos[x]
+                limit[i] = ride[partner[x]]
+        else:
+            b = breaks[-x - 1]
+            travel.append(mat[prev][prev])
+            early.append(b.window.earliest)
+            late.append(b.window.latest)
+            svc.append(b.duration_s)
+            plim.append(INF)
+    tt_end = 0 if v.end is None else mat[prev][v.end]
+    return Stops(travel=travel, early=early, late=late, service=svc, pickup_limit=plim,
+                 pick_of=pick_of, limit=limit, travel_end=tt_end)
 
 
 def schedule_times(
@@ -228,15 +287,45 @@ def schedule_times(
 
     Notes
     -----
-    Capacity and pairing are not checked here (see :func:`sequence_load_ok`).
+    Capacity and pairing are not checked here (see :func:`sequence_load_ok`). The
+    times are those of :func:`time_stops` on the vehicle's shift.
     """
     v = cp.problem.vehicles[vehicle]
-    sh_e, sh_l = v.shift.earliest, v.shift.latest
     max_dur = INF if v.max_duration_s is None else v.max_duration_s
-    rt = _Route(cp, vehicle, seq)
+    return time_stops(stops_of(cp, vehicle, seq), start_s=v.shift.earliest,
+                      latest_end=v.shift.latest, max_duration_s=max_dur, full=full)
+
+
+def time_stops(
+    stops: Stops, *, start_s: int, latest_end: int, max_duration_s: int = INF,
+    full: bool = True,
+) -> Times | None:
+    """Return the times of a flat stop sequence, or ``None`` when no schedule was found.
+
+    Cordeau & Laporte's procedure (see the module docstring): the vehicle may leave
+    its start at ``start_s`` or later (the departure is delayed by the forward time
+    slack, so the route is as short as the windows allow), must end by ``latest_end``
+    (arrival at the end depot, or the last departure of an open route) and may last at
+    most ``max_duration_s``; pickups are delayed while a ride is too long.
+
+    Parameters
+    ----------
+    stops
+        The sequence.
+    start_s
+        Earliest departure from the start.
+    latest_end
+        Latest end of the route.
+    max_duration_s
+        Longest route (``INF`` for none).
+    full
+        As in :func:`schedule_times`.
+    """
+    sh_e, sh_l, max_dur = start_s, latest_end, max_duration_s
+    rt = _Route(stops)
     end = rt.propagate(0, sh_e)
     late, beg = rt.late, rt.beg
-    n = len(seq)
+    n = len(beg)
     if end > sh_l or any(beg[i] > late[i] for i in range(n)):
         return None
     if end > UNREACHABLE:
@@ -255,35 +344,14 @@ def schedule_times(
     if end - d0 > max_dur:
         return None
     # Step 6-7: delay pickups whose passengers ride too long.
-    pairs = _ride_pairs(cp, rt)
+    pairs = rt.pairs
     if _ride_violated(pairs, rt):
-        end = _delay_pickups(cp, rt, d0, end, (sh_l, max_dur), full)
+        end = _delay_pickups(rt, d0, end, (sh_l, max_dur), full)
         if _ride_violated(pairs, rt) or any(beg[i] > late[i] for i in range(n)):
             return None
         if end > sh_l or end - d0 > max_dur:
             return None
-    if v.end is None:
-        end = rt.dep[-1] if n else d0
     return Times(depart=d0, end=end, arrival=rt.arr, begin=rt.beg, leave=rt.dep)
-
-
-def _ride_pairs(cp: CompiledProblem, rt: _Route) -> tuple[list[int], list[int]]:
-    """Return, per sequence index, the index of the pickup of a drop-off there (or -1)
-    and that ride's limit."""
-    seq, ride, partner = rt.seq, cp.ride_limit, cp.partner
-    n = len(seq)
-    pick_of = [-1] * n
-    limit = [INF] * n
-    pos: dict[int, int] = {}
-    for i, x in enumerate(seq):
-        if x < 0:
-            continue
-        if ride[x] < INF:
-            pos[partner[x]] = i
-        elif x in pos:
-            pick_of[i] = pos[x]
-            limit[i] = ride[partner[x]]
-    return pick_of, limit
 
 
 def _ride_violated(pairs: tuple[list[int], list[int]], rt: _Route) -> bool:
@@ -321,23 +389,19 @@ def _forward_slack(
     return min(best, waits + max(min(sh_l - end, dur_room), 0))
 
 
-def _delay_pickups(
-    cp: CompiledProblem, rt: _Route, d0: int, end: int, limits: tuple[int, int], full: bool
-) -> int:
+def _delay_pickups(rt: _Route, d0: int, end: int, limits: tuple[int, int], full: bool) -> int:
     """Cordeau's step 7: delay, in sequence order, every pickup by its forward time slack.
 
     A delay never makes a ride exceed its limit (the slack accounts for the riders on
     board), so without ``full`` the pass stops once no ride limit is violated.
     """
     sh_l, max_dur = limits
-    seq, beg, dep, svc = rt.seq, rt.beg, rt.dep, rt.svc
-    ride = cp.ride_limit
-    pairs = _ride_pairs(cp, rt)
-    n = len(seq)
+    beg, dep, svc, plim = rt.beg, rt.dep, rt.svc, rt.plim
+    pairs = rt.pairs
+    n = len(beg)
     suffix = _suffix_waits(rt)
     for i in range(n):
-        x = seq[i]
-        if x < 0 or ride[x] >= INF:
+        if plim[i] >= INF:
             continue
         wait_after = suffix[i + 1]
         if wait_after <= 0:

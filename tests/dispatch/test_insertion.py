@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dispatch.network import TravelTable
 from routing.insertion import (
+    OPEN,
     STAY,
     Candidate,
     Insertion,
@@ -18,11 +20,13 @@ from routing.insertion import (
     VehiclePlan,
     best_insertion,
     insert,
+    pin_pickups,
     remove,
     remove_repaired,
     schedule,
 )
-from routing.model import StopKind
+from routing.model import IntMatrix, StopKind
+from routing.schedule import INF, Stops, Times, time_stops
 
 DAY = 8 * 3600
 
@@ -178,3 +182,190 @@ def test_cheapest_of_several_meeting_stops(table: TravelTable) -> None:
     assert ins is not None
     costs = [best_insertion(plans, [c], table.durations, table.distances) for c in cands]
     assert ins.cost == min(c.cost for c in costs if c is not None)
+
+
+# ------------------------------------------------------- live plans under the solver's rule
+# Live plans are timed at the earliest schedule (:func:`schedule`), solver problems by
+# Cordeau's procedure (:func:`routing.schedule.time_stops`: departure delayed, pickups
+# delayed while a ride is too long). These tests pin down how the two rules relate on
+# live plans, through the thin adapter below: the solver's rule accepts every plan the
+# live rule accepts, and its times keep every limit of the plan (so a migration of live
+# timing to it breaks no promise); it also accepts the plans ``pin_pickups`` repairs.
+def _as_stops(plan: VehiclePlan, durations: IntMatrix) -> Stops:
+    """The plan as :class:`routing.schedule.Stops` (a rider on board: the ride limit from
+    ``ride_from_s`` becomes a latest start of the drop-off)."""
+    n = len(plan.stops)
+    travel, early, late, svc, plim = [], [], [], [], []
+    pick_of, limit = [-1] * n, [INF] * n
+    ride = {s.key: s.ride_limit_s for s in plan.stops
+            if s.kind is not StopKind.PICKUP and s.ride_limit_s is not None}
+    at: dict[str, int] = {}
+    cur = plan.origin
+    for i, s in enumerate(plan.stops):
+        nxt = cur if s.location == STAY else s.location
+        travel.append(min(int(durations[cur, nxt]), OPEN))
+        cur = nxt
+        early.append(s.earliest)
+        svc.append(s.service_s)
+        latest = s.latest
+        if s.kind is StopKind.PICKUP:
+            plim.append(ride.get(s.key, INF))
+            at[s.key] = i
+        else:
+            plim.append(INF)
+            if s.ride_limit_s is not None and s.key in at:
+                pick_of[i], limit[i] = at[s.key], s.ride_limit_s
+            elif s.ride_limit_s is not None and s.ride_from_s is not None:
+                latest = min(latest, s.ride_from_s + s.ride_limit_s)
+        late.append(latest)
+    end = 0 if plan.end is None else min(int(durations[cur, plan.end]), OPEN)
+    return Stops(travel=travel, early=early, late=late, service=svc, pickup_limit=plim,
+                 pick_of=pick_of, limit=limit, travel_end=end)
+
+
+def _cordeau(plan: VehiclePlan, durations: IntMatrix) -> Times | None:
+    return time_stops(_as_stops(plan, durations), start_s=plan.origin_s,
+                      latest_end=plan.end_latest)
+
+
+def _broken_limits(plan: VehiclePlan, t: Times, durations: IntMatrix) -> list[str]:
+    """Every limit of ``plan`` that the times ``t`` break, judged here from the stops."""
+    bad: list[str] = []
+    cur, dep = plan.origin, t.depart
+    if dep < plan.origin_s:
+        bad.append("leaves before the vehicle is free")
+    pick_dep: dict[str, int] = {}
+    for i, s in enumerate(plan.stops):
+        nxt = cur if s.location == STAY else s.location
+        if t.arrival[i] < dep + int(durations[cur, nxt]) or t.begin[i] < t.arrival[i]:
+            bad.append(f"{s.key}: arrives too soon")
+        if not s.earliest <= t.begin[i] <= s.latest:
+            bad.append(f"{s.key}: {s.kind} outside its window")
+        if t.leave[i] != t.begin[i] + s.service_s:
+            bad.append(f"{s.key}: service time")
+        if s.kind is StopKind.PICKUP:
+            pick_dep[s.key] = t.leave[i]
+        elif s.ride_limit_s is not None:
+            frm = pick_dep.get(s.key, s.ride_from_s)
+            if frm is not None and t.begin[i] - frm > s.ride_limit_s:
+                bad.append(f"{s.key}: ride too long")
+        cur, dep = nxt, t.leave[i]
+    end = dep if plan.end is None else dep + int(durations[cur, plan.end])
+    if t.end != end or end > plan.end_latest:
+        bad.append("end")
+    return bad
+
+
+@st.composite
+def live_plans(draw: st.DrawFn, table: TravelTable) -> VehiclePlan:
+    """A random plan of one vehicle: riders to pick up, riders on board, maybe a break,
+    with windows and ride limits from loose to tight, in a random order or roughly by
+    time (each pickup before its drop-off)."""
+    n = draw(st.integers(1, 5))
+    origin = draw(st.integers(0, 29))
+    timed: list[tuple[int, int, PlanStop]] = []  # (rough time, tie, stop)
+    onboard = 0
+    for r in range(n):
+        a, b = draw(st.integers(0, 29)), draw(st.integers(0, 29))
+        e = DAY + draw(st.integers(0, 2 * 3600))
+        width = draw(st.sampled_from([0, 600, 1800, 3600, 7200]))
+        alpha, beta = draw(st.sampled_from([(1.0, 0), (1.2, 60), (1.5, 300), (3.0, 1800)]))
+        direct = table.travel_s(a, b)
+        d = PlanStop(key=f"r{r}", kind=StopKind.DROPOFF, location=b, delta=(-1, 0),
+                     service_s=60, ride_limit_s=math.ceil(alpha * direct) + beta)
+        if draw(st.booleans()) and onboard < 3:  # on board since ``ago`` at the origin
+            onboard += 1
+            ago = draw(st.integers(0, 600))
+            limit = math.ceil(alpha * table.travel_s(origin, b)) + beta + ago
+            d = replace(d, ride_from_s=DAY - ago, ride_limit_s=limit)
+            timed.append((DAY + draw(st.integers(0, 1800)), 2 * r + 1, d))
+            continue
+        p = PlanStop(key=f"r{r}", kind=StopKind.PICKUP, location=a, delta=(1, 0),
+                     earliest=e, latest=e + width, service_s=60)
+        timed += [(e, 2 * r, p), (e + direct + draw(st.integers(0, 1800)), 2 * r + 1, d)]
+    if draw(st.booleans()):
+        e = DAY + draw(st.integers(0, 3 * 3600))
+        brk = PlanStop(key="break", kind=StopKind.BREAK, location=STAY, delta=(0, 0),
+                       earliest=e, latest=e + 1800, service_s=600)
+        timed.append((e, 2 * n, brk))
+    if draw(st.sampled_from([True, True, False])):
+        timed.sort()
+    else:
+        timed = draw(st.permutations(timed))
+    seq: list[PlanStop] = []
+    picked: set[str] = set()
+    waiting: dict[str, PlanStop] = {}  # a drop-off drawn before its pickup follows it
+    for _, _, s in timed:
+        if s.kind is StopKind.DROPOFF and s.ride_from_s is None and s.key not in picked:
+            waiting[s.key] = s
+            continue
+        seq.append(s)
+        if s.kind is StopKind.PICKUP:
+            picked.add(s.key)
+            if s.key in waiting:
+                seq.append(waiting.pop(s.key))
+    end = draw(st.sampled_from([None, 0]))
+    return VehiclePlan(vehicle=0, origin=origin, origin_s=DAY,
+                       stops=tuple(seq), capacity=(4, 1), onboard=(onboard, 0), end=end,
+                       end_latest=DAY + draw(st.sampled_from([4, 8])) * 3600)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_solver_timing_accepts_every_live_plan_and_keeps_its_limits(
+    table: TravelTable, data: st.DataObject
+) -> None:
+    plan = data.draw(live_plans(table))
+    d = table.durations
+    live = schedule(plan, d, table.distances)
+    solver = _cordeau(plan, d)
+    if live.feasible:
+        assert solver is not None, live
+    if solver is None:
+        event("both refuse")
+        return
+    assert _broken_limits(plan, solver, d) == []
+    event("both accept" if live.feasible else "only the solver's rule accepts")
+    if live.feasible:
+        # The solver's rule only delays the departure (no ride is too long to repair):
+        # no stop starts earlier than at the earliest schedule.
+        assert all(b >= s for b, s in zip(solver.begin, live.start, strict=True))
+
+
+def test_solver_timing_is_what_pin_pickups_repairs(table: TravelTable) -> None:
+    # X must be picked up the moment the vehicle arrives (so the departure cannot be
+    # delayed); A is picked up right after; B's window opens late, so A waits on board
+    # at B and rides too long under the earliest schedule. Cordeau's step 7 delays A's
+    # pickup; pin_pickups does the same after the fact.
+    d = table.durations
+    t_x = DAY + int(d[0, 4])
+    t_a = t_x + 60 + int(d[4, 1])
+    wait = 900
+    b_open = t_a + 60 + int(d[1, 2]) + wait
+
+    def pick(key: str, loc: int, earliest: int, latest: int) -> PlanStop:
+        return PlanStop(key=key, kind=StopKind.PICKUP, location=loc, delta=(1, 0),
+                        earliest=earliest, latest=latest, service_s=60)
+
+    def drop(key: str, limit: int | None = None) -> PlanStop:
+        return PlanStop(key=key, kind=StopKind.DROPOFF, location=3, delta=(-1, 0),
+                        service_s=60, ride_limit_s=limit)
+
+    stops = (pick("X", 4, t_x, t_x), pick("A", 1, DAY, DAY + 3600),
+             pick("B", 2, b_open, b_open + 600),
+             drop("A", int(d[1, 2]) + 60 + int(d[2, 3]) + wait // 2), drop("B"), drop("X"))
+    plan = VehiclePlan(vehicle=0, origin=0, origin_s=DAY, stops=stops, capacity=(4, 1),
+                       onboard=(0, 0), end=0, end_latest=DAY + 8 * 3600)
+    live = schedule(plan, d, table.distances)
+    assert live.long_rides == ("A",)
+    assert live.start[:3] == (t_x, t_a, b_open)
+    solver = _cordeau(plan, d)
+    assert solver is not None
+    assert _broken_limits(plan, solver, d) == []
+    assert solver.depart == DAY  # no slack at the start: X is due on arrival
+    assert solver.begin[0] == t_x and solver.begin[2] == b_open  # X and B are not moved
+    assert solver.begin[1] > t_a  # A is picked up later
+    pinned = pin_pickups(plan, {"A": solver.begin[1]}, d, table.distances)
+    after = schedule(pinned, d, table.distances)
+    assert after.feasible
+    assert after.start == tuple(solver.begin)
