@@ -57,7 +57,7 @@ from routing.model import (
     Vehicle,
     VehicleType,
 )
-from routing.solution import ItemKind, Route, Solution, StopKind
+from routing.solution import ItemKind, Route, Solution, StopKind, Unassigned, Visit
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -151,11 +151,15 @@ def _items(obj: Mapping[str, Any], key: str, read: Callable[[Any, str], T]) -> t
     return tuple(read(v, f"{key}[{i}]") for i, v in enumerate(values))
 
 
+_NOUNS = {"locations": "location", "vehicle_types": "vehicle type", "vehicles": "vehicle"}
+
+
 class _Ids:
     """External id -> index lookups, with errors naming the JSON path."""
 
     def __init__(self, what: str, ids: list[str]) -> None:
         self.what = what
+        self.noun = _NOUNS.get(what, what)
         self.index: dict[str, int] = {}
         for i, name in enumerate(ids):
             if name in self.index:
@@ -165,7 +169,7 @@ class _Ids:
     def __call__(self, value: Any, path: str) -> int:
         name = _str(value, path)
         if name not in self.index:
-            raise ProblemError(path, f"unknown {self.what} id {name!r}")
+            raise ProblemError(path, f"unknown {self.noun} id {name!r}")
         return self.index[name]
 
 
@@ -586,3 +590,92 @@ def plan_to_dict(
         ],
         "unassigned": unassigned,
     }
+
+
+def solution_from_plan(problem: Problem, plan: Mapping[str, Any]) -> Solution:
+    """Rebuild the :class:`Solution` a plan JSON describes (inverse of plan_to_dict).
+
+    Lets a plan written by ``hakobu solve`` (or edited by hand) be checked again with
+    :func:`routing.check.check`.
+
+    Parameters
+    ----------
+    problem
+        The problem the plan is for.
+    plan
+        The parsed plan JSON.
+
+    Raises
+    ------
+    ProblemError
+        When a step names an unknown vehicle, location, request, job or break; ``field``
+        is the plan's JSON path, e.g. ``routes[0].steps[3].id``.
+    """
+    loc = _Ids("locations", [_loc_id(problem, i) for i in range(problem.n_locations)])
+    veh = _Ids("vehicles", [v.id for v in problem.vehicles])
+    req = {r.id: i for i, r in enumerate(problem.requests)}
+    job = {j.id: i for i, j in enumerate(problem.jobs)}
+    data = _obj(plan, "plan")
+    routes = []
+    for i, value in enumerate(_list(_field(data, "routes", "", []), "routes")):
+        where = f"routes[{i}]"
+        obj = _obj(value, where)
+        k = veh(_field(obj, "vehicle", where), f"{where}.vehicle")
+        steps = _list(_field(obj, "steps", where), f"{where}.steps")
+        if len(steps) < 2:
+            raise ProblemError(f"{where}.steps", "needs a start and an end step")
+        visits = [_visit(problem, k, _obj(x, f"{where}.steps[{j}]"), f"{where}.steps[{j}]",
+                         loc, req, job)
+                  for j, x in enumerate(steps[1:-1], start=1)]
+        first, last = _obj(steps[0], f"{where}.steps[0]"), _obj(steps[-1], f"{where}.steps[-1]")
+        routes.append(Route(vehicle=k, visits=tuple(visits),
+                            start_s=_time(_field(first, "departure", where), f"{where}.start"),
+                            end_s=_time(_field(last, "arrival", where), f"{where}.end")))
+    unassigned = []
+    for i, value in enumerate(_list(_field(data, "unassigned", "", []), "unassigned")):
+        where = f"unassigned[{i}]"
+        obj = _obj(value, where)
+        ident = _str(_field(obj, "id", where), f"{where}.id")
+        if ident in req:
+            kind, ref = ItemKind.REQUEST, req[ident]
+        elif ident in job:
+            kind, ref = ItemKind.JOB, job[ident]
+        else:
+            raise ProblemError(f"{where}.id", f"unknown request or job id {ident!r}")
+        unassigned.append(Unassigned(kind=kind, ref=ref,
+                                     reason=str(obj.get("reason") or "")))
+    found = data.get("summary")
+    summary: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    return Solution(routes=tuple(routes), unassigned=tuple(unassigned),
+                    engine=str(summary.get("engine") or ""),
+                    runtime_s=float(summary.get("runtime_s") or 0.0))
+
+
+def _visit(
+    problem: Problem, vehicle: int, step: Mapping[str, Any], where: str, loc: _Ids,
+    req: dict[str, int], job: dict[str, int],
+) -> Visit:
+    kind = _str(_field(step, "type", where), f"{where}.type")
+    ident = _str(_field(step, "id", where), f"{where}.id")
+    if kind in ("pickup", "dropoff"):
+        if ident not in req:
+            raise ProblemError(f"{where}.id", f"unknown request id {ident!r}")
+        ref = req[ident]
+    elif kind == "job":
+        if ident not in job:
+            raise ProblemError(f"{where}.id", f"unknown job id {ident!r}")
+        ref = job[ident]
+    elif kind == "break":
+        prefix = f"{problem.vehicles[vehicle].id}/break/"
+        number = ident.removeprefix(prefix)
+        if not ident.startswith(prefix) or not number.isdigit():
+            raise ProblemError(f"{where}.id", f"a break id is {prefix}<index>, got {ident!r}")
+        ref = int(number)
+    else:
+        raise ProblemError(f"{where}.type",
+                           f"must be pickup, dropoff, job or break, got {kind!r}")
+    return Visit(kind=StopKind(kind), ref=ref,
+                 location=loc(_field(step, "location", where), f"{where}.location"),
+                 arrival=_time(_field(step, "arrival", where), f"{where}.arrival"),
+                 start=_time(_field(step, "start", where), f"{where}.start"),
+                 departure=_time(_field(step, "departure", where), f"{where}.departure"))

@@ -10,8 +10,9 @@ import typer
 from typer.testing import CliRunner
 
 from api.commands.solve import _road_matrices, register
+from routing.check import ViolationKind, check
 from routing.instances import read_instance
-from routing.io import problem_from_dict
+from routing.io import problem_from_dict, solution_from_plan
 
 ROOT = Path(__file__).parents[2]
 DATA = ROOT / "tests" / "data" / "instances"
@@ -30,13 +31,8 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-@pytest.fixture(scope="module")
-def solver() -> None:
-    pytest.importorskip("routing.solve")
-
-
 def test_solve_writes_the_example_plan(
-    app: typer.Typer, runner: CliRunner, solver: None, tmp_path: Path
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
 ) -> None:
     out = tmp_path / "plan.json"
     res = runner.invoke(app, ["solve", str(EXAMPLE), "-o", str(out), "--time-limit", "1"])
@@ -54,7 +50,7 @@ def test_solve_writes_the_example_plan(
 
 
 def test_solve_instance_prints_one_json_object(
-    app: typer.Typer, runner: CliRunner, solver: None
+    app: typer.Typer, runner: CliRunner
 ) -> None:
     path = DATA / "a2-16.txt"
     res = runner.invoke(app, ["solve-instance", str(path), "--format", "cordeau",
@@ -76,7 +72,7 @@ def test_solve_instance_prints_one_json_object(
 
 
 def test_solve_instance_on_each_small_format(
-    app: typer.Typer, runner: CliRunner, solver: None
+    app: typer.Typer, runner: CliRunner
 ) -> None:
     for name, fmt in [("lc101.txt", "lilim"), ("C101.txt", "solomon"),
                       ("X-n101-k25.vrp", "vrplib")]:
@@ -134,19 +130,35 @@ def test_bad_problem_json_names_line_and_field(
 
 
 def test_checker_agrees_with_the_printed_verdict(
-    app: typer.Typer, runner: CliRunner, solver: None, tmp_path: Path
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
 ) -> None:
     out = tmp_path / "plan.json"
     res = runner.invoke(app, ["solve", str(EXAMPLE), "-o", str(out), "--time-limit", "1",
                               "--seed", "3"])
     assert res.exit_code == 0, res.output
     plan = json.loads(out.read_text(encoding="utf-8"))
-    # the summary line on stderr repeats the plan's verdict
-    assert f"feasible={plan['summary']['feasible']}" in res.stderr
+    # the independent checker, run here on the plan the CLI wrote, finds nothing wrong
+    problem = problem_from_dict(json.loads(EXAMPLE.read_text(encoding="utf-8")))
+    solution = solution_from_plan(problem, plan)
+    assert check(problem, solution) == []
+    assert plan["summary"]["feasible"] is True
+    assert "feasible=True" in res.stderr
+    assert solution.distance(problem) == plan["summary"]["distance_m"]
+    assert solution.cost(problem) == plan["summary"]["cost"]
+    # ... and it is not blind: the same plan with one drop-off moved before its pickup
+    # (and times kept) is caught
+    route = next(r for r in plan["routes"] if any(st["type"] == "dropoff" for st in r["steps"]))
+    steps = route["steps"]
+    d = next(i for i, st in enumerate(steps) if st["type"] == "dropoff")
+    p = next(i for i, st in enumerate(steps) if st["type"] == "pickup"
+             and st["id"] == steps[d]["id"])
+    steps[p]["type"], steps[d]["type"] = "dropoff", "pickup"
+    kinds = {v.kind for v in check(problem, solution_from_plan(problem, plan))}
+    assert ViolationKind.PRECEDENCE in kinds
 
 
 def test_matrices_left_out_are_built_on_the_region_roads(
-    app: typer.Typer, runner: CliRunner, solver: None, tmp_path: Path
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
 ) -> None:
     data = json.loads(EXAMPLE.read_text(encoding="utf-8"))
     inline = problem_from_dict(data)

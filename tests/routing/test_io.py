@@ -14,7 +14,7 @@ import pytest
 from routing.check import check
 from routing.errors import ProblemError
 from routing.instances import earliest_schedule, read_instance
-from routing.io import plan_to_dict, problem_from_dict, problem_to_dict
+from routing.io import plan_to_dict, problem_from_dict, problem_to_dict, solution_from_plan
 from routing.model import UNREACHABLE
 from routing.solution import StopKind
 
@@ -95,6 +95,18 @@ def _broken(example: dict[str, Any], path: list[Any], value: Any) -> dict[str, A
     (["durations"], KeyError, "durations"),
     (["requests", 2, "allowed_vehicles"], ["van-9"], "requests[2].allowed_vehicles[0]"),
     (["requests", 2, "optional"], "yes", "requests[2].optional"),
+    (["requests", 0, "max_ride_s"], 10**30, "requests[0].max_ride_s"),
+    (["durations", "car", 0, 1], 10**20, "durations.car[0][1]"),
+    (["distances", "car", 0, 1], float("inf"), "distances.car[0][1]"),
+    (["vehicle_types", 0, "speed_factor"], 0, "vehicle_types[0].speed_factor"),
+    (["vehicle_types", 0, "fixed_cost"], 10**15, "vehicle_types[0].fixed_cost"),
+    (["requests", 3, "priority"], -(10**9), "requests[3].priority"),
+    (["requests", 1, "max_detour"], 1000.0, "requests[1].max_detour"),
+    (["requests", 0, "return_of"], "nobody", "requests[0].return_of"),
+    (["requests", 2, "return_of"], "ride-sato-return", "requests[2].return_of"),
+    (["requests", 2, "dropoff_window"], {"earliest": 0, "latest": 600},
+     "requests[2].dropoff_window.latest"),
+    (["jobs"], [{"id": "ride-kimura", "location": "home-ezu", "load": [0, 0, 1]}], "jobs[0].id"),
 ])
 def test_bad_input_names_the_field(
     example: dict[str, Any], path: list[Any], value: Any, field: str
@@ -131,3 +143,19 @@ def test_plan_shape_and_loads(example: dict[str, Any]) -> None:
     assert all(a["departure"] <= b["arrival"] for a, b in pairwise(steps))
     assert route["distance_m"] == s["distance_m"] == sol.distance(p)
     json.dumps(plan)  # JSON-ready
+
+
+def test_plan_reads_back_into_the_same_solution(example: dict[str, Any]) -> None:
+    p = problem_from_dict(example)
+    seq = [(kind, i) for i in range(len(p.requests)) for kind in (StopKind.PICKUP,
+                                                                    StopKind.DROPOFF)]
+    sol = earliest_schedule(p, [[], seq])
+    plan = json.loads(json.dumps(plan_to_dict(p, sol)))
+    back = solution_from_plan(p, plan)
+    assert back.routes == tuple(r for r in sol.routes if r.visits)
+    assert back.unassigned == sol.unassigned
+    assert check(p, back) == check(p, sol)
+    plan["routes"][0]["steps"][3]["id"] = "ride-nobody"
+    with pytest.raises(ProblemError) as info:
+        solution_from_plan(p, plan)
+    assert info.value.field == "routes[0].steps[3].id"
