@@ -14,6 +14,10 @@ ADAPTERS = {
     "osmnx": {"maps/osm.py"},
     "ortools": {"routing/ortools_solver.py"},
     "numba": {"routing/kernels.py"},
+    # the durable store and its migrations are the only database code
+    "sqlalchemy": {"dispatch/store.py", "dispatch/migrations/versions/0001_command_log.py"},
+    "alembic": {"dispatch/store.py", "dispatch/migrations/env.py",
+                "dispatch/migrations/versions/0001_command_log.py"},
 }
 
 
