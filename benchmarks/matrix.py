@@ -13,6 +13,8 @@ Measures, in one run on the same points:
   it (seconds only; Hakobu also returns the metres of each fastest path);
 * networkx ``single_source_dijkstra_path_length(weight="travel_time")`` per source on the
   same graph and nodes (what osmnx users do), timed on K sources and scaled to N;
+* Hakobu's and scipy's timings are the best of ``--repeats`` (3) interleaved calls, so that a
+  load change on a shared machine hits both alike; networkx is timed once over K sources;
 * the largest absolute difference in seconds between Hakobu's node-to-node times and
   scipy's (all sources) and networkx's (sampled sources); expected 0: same integer
   weights, exact arithmetic.
@@ -111,7 +113,7 @@ def load_times() -> tuple[Region, float, float]:
     return region, cold, warm
 
 
-def run(n_points: int, nx_sources: int, seed: int) -> dict[str, Any]:
+def run(n_points: int, nx_sources: int, seed: int, repeats: int = 3) -> dict[str, Any]:
     region, cold, warm = load_times()
     road = region.road
     pts = sample_points(road, n_points, seed)
@@ -129,6 +131,12 @@ def run(n_points: int, nx_sources: int, seed: int) -> dict[str, Any]:
     scipy_secs, scipy_s = timed(lambda: dijkstra(csr, indices=nodes)[:, nodes])
     scipy_max_diff = scipy_diff(node_mats, scipy_secs)
     del scipy_secs
+    # On a shared machine the load changes between calls: time the three fast ones again,
+    # interleaved, and keep each one's best.
+    for _ in range(repeats - 1):
+        hakobu_s = min(hakobu_s, timed(lambda: travel_matrices(index, pts))[1])
+        hakobu_nodes_s = min(hakobu_nodes_s, timed(lambda: node_matrices(road, nodes))[1])
+        scipy_s = min(scipy_s, timed(lambda: dijkstra(csr, indices=nodes)[:, nodes])[1])
     graph = osmnx_style_graph(road)
     k = min(nx_sources, n_points)
     sources = nodes[:k].tolist()
@@ -159,6 +167,7 @@ def run(n_points: int, nx_sources: int, seed: int) -> dict[str, Any]:
         "hakobu_nodes_s": round(hakobu_nodes_s, 4),
         "hakobu_scipy_s": round(plain_s, 4),
         "hierarchy_equals_scipy": same,
+        "fast_timings_best_of": repeats,
         "scipy_dijkstra_s": round(scipy_s, 4),
         "scipy_max_abs_diff_s": scipy_max_diff,
         "speedup_vs_scipy": round(scipy_s / hakobu_s, 2),
@@ -229,10 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=None, help="matrix size (default 1000)")
     parser.add_argument("--nx-sources", type=int, default=None, help="networkx sources timed")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="best of this many interleaved timings of Hakobu and scipy")
     args = parser.parse_args(argv)
     n = args.points or (200 if args.quick else 1000)
     k = args.nx_sources or (20 if args.quick else 100)
-    res = run(n, k, args.seed)
+    res = run(n, k, args.seed, max(1, args.repeats))
     print_table(res)
     if args.json:
         args.json.write_text(json.dumps(res, indent=2) + "\n")
