@@ -19,6 +19,16 @@ class MapDataError(MapsError, ValueError):
     """
 
 
+class GraphTooLargeError(MapsError, NotImplementedError):
+    """A road graph too large for exact point-to-point matrices.
+
+    The searches add ``travel_s * BIG + length_m`` in float64, exact only below 2**53;
+    beyond that (a graph roughly 100 times the built-in Kumamoto one) point matrices are
+    refused. :func:`maps.matrix.node_matrices` still works on such graphs, and a road
+    extract cut to the service area avoids the limit.
+    """
+
+
 class _PointsError(MapsError, ValueError):
     """Some of the caller's points are unusable; ``indices`` says which.
 

@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
+from maps.errors import GraphTooLargeError
 from maps.matrix import (
     UNREACHABLE,
     _big,
@@ -109,6 +110,23 @@ def test_points_on_one_way_edge() -> None:
     assert m.duration_s[0, 1] == 3  # 0.6 of the 5 s edge
     assert m.distance_m[0, 1] == round(0.6 * 94)
     assert not m.reachable[1, 0]
+
+
+def test_graph_too_large_for_point_matrices() -> None:
+    # the tiny graph with every time and length multiplied by 10**7: the float64 sums of
+    # the point searches could pass 2**53, so they are refused with a one-line reason,
+    # while node matrices fall back to an exact time-only search (the same times x 10**7)
+    g = _tiny()
+    huge = dataclasses.replace(g, travel_s=g.travel_s * 10**7, length_m=g.length_m * 10**7)
+    with pytest.raises(GraphTooLargeError, match=r"4 edges .* too large .* node_matrices"):
+        travel_matrices(huge, [[130.0012, 32.8], [130.0018, 32.8]])
+    nodes = [0, 2, 3]
+    big, small = node_matrices(huge, nodes), node_matrices(g, nodes)
+    assert np.array_equal(big.reachable, small.reachable)
+    ok = small.reachable
+    assert np.array_equal(big.duration_s[ok], small.duration_s[ok] * 10**7)
+    assert np.array_equal(big.distance_m[ok], small.distance_m[ok] * 10**7)
+    assert isinstance(GraphTooLargeError("x"), NotImplementedError)
 
 
 def test_points_at_nodes_equal_node_matrix(kumamoto: Region) -> None:
