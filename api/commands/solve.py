@@ -122,7 +122,7 @@ def _road_matrices(osm: Path | None) -> MatrixBuilder:
     def build(
         points: np.ndarray, profiles: tuple[str, ...]
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        from maps.errors import MapsError, UnreachableLocationError
+        from maps.errors import GraphTooLargeError, MapsError, UnreachableLocationError
         from maps.matrix import travel_matrices
         from maps.region import default_region, region_from_files
         from routing.errors import ProblemError
@@ -140,6 +140,8 @@ def _road_matrices(osm: Path | None) -> MatrixBuilder:
         except UnreachableLocationError as exc:
             where = ", ".join(f"locations[{i}]" for i in exc.indices[:5])
             raise ProblemError(where, f"farther from a road than allowed ({exc})") from None
+        except GraphTooLargeError as exc:
+            raise ProblemError("durations", f"cannot be built on these roads: {exc}") from None
         except MapsError as exc:
             raise ProblemError("locations", str(exc)) from None
         return {Profile.CAR: m.duration_s}, {Profile.CAR: m.distance_m}
