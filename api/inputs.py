@@ -136,6 +136,14 @@ def output_path(path: Path, option: str, inputs: Iterable[Path] = ()) -> Path | 
     return path
 
 
+def check_folder(path: Path, option: str) -> Path:
+    """Return ``path`` if it is a folder or does not exist yet (it will be created)."""
+    if path.exists() and not path.is_dir():
+        msg = f"{option} {path}: is a file, not a folder"
+        raise InputError(msg)
+    return path
+
+
 def check_osm(path: Path, option: str = "--osm") -> Path:
     """Return ``path`` if it looks like an OSM file of a supported kind (by its bytes)."""
     input_file(path, option)

@@ -59,13 +59,15 @@ def info(
     ] = None,
 ) -> None:
     """Print a region's summary: road graph size, stops, population, hospitals."""
-    from api.inputs import InputError, check_region_files, region_warnings
+    from api.inputs import InputError, check_folder, check_region_files, region_warnings
     from maps.errors import MapsError
     from maps.region import default_region, region_from_files
 
     try:
         check_region_files(osm, gtfs=gtfs or [], population=population, pois=pois or [],
                            no_fly=no_fly or [])
+        if cache_dir is not None:
+            check_folder(cache_dir, "--cache-dir")
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None

@@ -223,6 +223,8 @@ CASES: list[tuple[str, Callable[[Path], Path] | None, list[str], str]] = [
     ("region-gtfs-no-stops", _zip_without_stops,
      ["region", "info", "--osm", str(OSM), "--gtfs", "{file}"], "--gtfs"),
     ("region-files-without-osm", _points, ["region", "info", "--pois", "{file}"], "--osm"),
+    ("region-cache-dir-is-a-file", _points, ["region", "info", "--cache-dir", "{file}"],
+     "--cache-dir"),
     # --- the command line itself
     ("unknown-command", None, ["route"], "route"),
     ("option-without-value", None, ["region", "info", "--osm"], "--osm"),
