@@ -36,6 +36,9 @@ DEFAULT_SCALE = 1000
 FORMATS = ("cordeau", "lilim", "solomon", "vrplib")
 
 FloatMatrix = npt.NDArray[np.float64]
+#: Largest absolute number accepted in an instance file (coordinates, times, demands):
+#: scaled by 1000 it stays far below the 64-bit integer range of the solvers.
+MAX_ABS_VALUE = 1e9
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,12 +135,16 @@ def numeric_rows(path: Path, min_fields: int) -> list[tuple[int, list[float]]]:
     Raises
     ------
     InstanceFormatError
-        When the file cannot be read.
+        When the file cannot be read, is not text, or a number is not finite or beyond
+        :data:`MAX_ABS_VALUE` (the message names the line).
     """
     try:
         text = path.read_text(encoding="utf-8", errors="strict")
-    except (OSError, UnicodeDecodeError) as exc:
-        msg = f"{path}: cannot read ({exc})"
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: not a text file (byte {exc.start} is not UTF-8)"
+        raise InstanceFormatError(msg) from exc
+    except OSError as exc:
+        msg = f"{path}: cannot read ({exc.strerror or exc})"
         raise InstanceFormatError(msg) from exc
     rows = []
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -145,9 +152,14 @@ def numeric_rows(path: Path, min_fields: int) -> list[tuple[int, list[float]]]:
         if len(tokens) < min_fields:
             continue
         try:
-            rows.append((lineno, [float(t) for t in tokens]))
+            values = [float(t) for t in tokens]
         except ValueError:
             continue
+        bad = next((t for t, v in zip(tokens, values, strict=True)
+                    if not math.isfinite(v) or abs(v) > MAX_ABS_VALUE), None)
+        if bad is not None:
+            raise fail(path, lineno, f"{bad} is not a finite number of at most {MAX_ABS_VALUE:g}")
+        rows.append((lineno, values))
     return rows
 
 

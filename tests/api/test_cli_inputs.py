@@ -88,6 +88,21 @@ def _instance(name: str) -> Callable[[Path], Path]:
     return lambda tmp: DATA / name
 
 
+def _cordeau_edit(line: int, field: int, value: str) -> Callable[[Path], Path]:
+    """A copy of a2-16.txt with one number of one line replaced."""
+
+    def make(tmp: Path) -> Path:
+        lines = (DATA / "a2-16.txt").read_text(encoding="utf-8").splitlines()
+        fields = lines[line].split()
+        fields[field] = value
+        lines[line] = " ".join(fields)
+        path = tmp / "a2-16.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    return make
+
+
 def _folder(tmp: Path) -> Path:
     return tmp
 
@@ -155,7 +170,15 @@ CASES: list[tuple[str, Callable[[Path], Path] | None, list[str], str]] = [
     ("vrplib-read-as-lilim", _instance("X-n101-k25.vrp"),
      [*INSTANCE[:3], "lilim", *INSTANCE[4:]], "X-n101-k25.vrp"),
     ("binary-read-as-cordeau", _text("blob.txt", bytes(range(256)) * 4),
-     [*INSTANCE[:3], "cordeau", *INSTANCE[4:]], "blob.txt"),
+     [*INSTANCE[:3], "cordeau", *INSTANCE[4:]], "blob.txt: not a text file"),
+    ("cordeau-nan-coordinate", _cordeau_edit(1, 1, "nan"),
+     [*INSTANCE[:3], "cordeau", *INSTANCE[4:]], "a2-16.txt:2: nan is not a finite number"),
+    ("cordeau-huge-coordinate", _cordeau_edit(1, 2, "1e300"),
+     [*INSTANCE[:3], "cordeau", *INSTANCE[4:]], "a2-16.txt:2: 1e300"),
+    ("cordeau-no-vehicles", _cordeau_edit(0, 0, "0"),
+     [*INSTANCE[:3], "cordeau", *INSTANCE[4:]], "vehicles"),
+    ("cordeau-negative-capacity", _cordeau_edit(0, 3, "-3"),
+     [*INSTANCE[:3], "cordeau", *INSTANCE[4:]], "capacity"),
     # --- solve: numbers and files
     ("solve-time-limit-0", _example_path,
      ["solve", "{file}", "-o", "{tmp}/plan.json", "--time-limit", "0"], "--time-limit"),
