@@ -70,6 +70,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.region",
     "api.commands.solve",
     "api.commands.simulate",
+    "api.commands.serve",
 )
 
 

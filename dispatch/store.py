@@ -23,9 +23,12 @@ call raised, so nobody was told it succeeded).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,40 @@ SNAPSHOTS = sa.Table(
     sa.Column("data", _JSON, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+API_KEYS = sa.Table(
+    "api_keys", METADATA,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("vehicle", sa.Integer(), nullable=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+IDEMPOTENCY = sa.Table(
+    "idempotency", METADATA,
+    sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer(), nullable=False),
+    sa.Column("body", _JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+OWNERS = sa.Table(
+    "request_owners", METADATA,
+    sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("request_id", sa.String(200), primary_key=True),
+    sa.Column("key_id", sa.String(32), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKey:
+    """A stored API key (its secret is only ever stored hashed)."""
+
+    id: str
+    tenant: str
+    role: str
+    vehicle: int | None
 
 
 class StoreError(DispatchError):
@@ -300,3 +337,67 @@ class Store:
         logger.info("tenant %s recovered at command %d (snapshot at %d)", tenant,
                     engine.seq, after)
         return self.attach(tenant, engine)
+
+    # ------------------------------------------------------------ API keys
+    def create_key(self, tenant: str, role: str, *, vehicle: int | None = None) -> str:
+        """Issue a key for ``tenant`` with ``role``; return it (stored only hashed).
+
+        The key is ``hk_<id>_<secret>``; the id names it in logs, the secret is shown
+        once.
+        """
+        key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            self._check_tenant(conn, tenant)
+            conn.execute(API_KEYS.insert().values(
+                id=key_id, tenant_id=tenant, role=role, vehicle=vehicle,
+                secret_hash=_hash(secret), created_at=_now()))
+        return f"hk_{key_id}_{secret}"
+
+    def key(self, presented: str) -> ApiKey | None:
+        """Return the key record of a presented key, ``None`` when it is not valid."""
+        parts = presented.split("_", 2)
+        if len(parts) != 3 or parts[0] != "hk":
+            return None
+        q = sa.select(API_KEYS).where(API_KEYS.c.id == parts[1])
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None or not secrets.compare_digest(row.secret_hash, _hash(parts[2])):
+            return None
+        return ApiKey(id=row.id, tenant=row.tenant_id, role=row.role, vehicle=row.vehicle)
+
+    # ------------------------------------------------------------ idempotency
+    def remembered(self, tenant: str, key: str) -> tuple[str, int, dict[str, Any]] | None:
+        """Return (fingerprint, status, body) stored for an idempotency key, if any."""
+        q = sa.select(IDEMPOTENCY).where(IDEMPOTENCY.c.tenant_id == tenant,
+                                         IDEMPOTENCY.c.key == key)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else (row.fingerprint, int(row.status), dict(row.body))
+
+    def remember(self, tenant: str, key: str, fingerprint: str, status: int,
+                 body: dict[str, Any]) -> None:
+        """Store the answer given for an idempotency key (first answer wins)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(IDEMPOTENCY.insert().values(
+                    tenant_id=tenant, key=key, fingerprint=fingerprint, status=status,
+                    body=body, created_at=_now()))
+        except IntegrityError:
+            logger.debug("idempotency key stored already")
+
+    # ------------------------------------------------------------ owners
+    def set_owner(self, tenant: str, request_id: str, key_id: str) -> None:
+        """Record which key created a request."""
+        with self.engine.begin() as conn:
+            conn.execute(OWNERS.insert().values(tenant_id=tenant, request_id=request_id,
+                                                key_id=key_id))
+
+    def owners(self, tenant: str) -> dict[str, str]:
+        """Return request id -> key id of every owned request of ``tenant``."""
+        q = sa.select(OWNERS.c.request_id, OWNERS.c.key_id).where(OWNERS.c.tenant_id == tenant)
+        with self.engine.connect() as conn:
+            return {r.request_id: r.key_id for r in conn.execute(q)}
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()

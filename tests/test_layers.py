@@ -10,14 +10,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = ("maps", "routing", "dispatch", "api")
+_MIGRATIONS = {str(p.relative_to(ROOT))
+               for p in (ROOT / "dispatch" / "migrations" / "versions").glob("*.py")}
 ADAPTERS = {
     "osmnx": {"maps/osm.py"},
     "ortools": {"routing/ortools_solver.py"},
     "numba": {"routing/kernels.py"},
     # the durable store and its migrations are the only database code
-    "sqlalchemy": {"dispatch/store.py", "dispatch/migrations/versions/0001_command_log.py"},
-    "alembic": {"dispatch/store.py", "dispatch/migrations/env.py",
-                "dispatch/migrations/versions/0001_command_log.py"},
+    "sqlalchemy": {"dispatch/store.py", *_MIGRATIONS},
+    "alembic": {"dispatch/store.py", "dispatch/migrations/env.py", *_MIGRATIONS},
 }
 
 

@@ -1,0 +1,185 @@
+"""The dispatch service: ``create_app(settings)`` builds the FastAPI application.
+
+The lifespan opens the store, loads the region once, builds each tenant's setup and
+recovers its engine from the durable log. Errors are RFC 9457 problem details
+(``application/problem+json``): 422 for bad input (naming the field), 404 for what the
+caller may not see, 409 for conflicts, 413 for a body over the size limit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.routes import rides, service, vehicles
+from api.service import ServiceSetup, TenantService, setup_from_region
+from api.settings import Settings
+from dispatch.errors import (
+    DispatchError,
+    DuplicateRequestError,
+    InvalidRequestError,
+    InvalidTransitionError,
+    OfferExpiredError,
+    PlanRejectedError,
+    UnknownRequestError,
+    UnknownVehicleError,
+)
+from dispatch.store import Store, StoreConflictError, StoreError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+           405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
+           422: "Unprocessable Content", 503: "Service Unavailable"}
+_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (UnknownRequestError, 404), (UnknownVehicleError, 404),
+    (StoreConflictError, 409), (DuplicateRequestError, 409), (InvalidTransitionError, 409),
+    (OfferExpiredError, 409), (PlanRejectedError, 409), (InvalidRequestError, 422),
+    (StoreError, 503),
+)
+
+
+def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    """Return an RFC 9457 problem-details response."""
+    body = {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status,
+            "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(x) for x in loc if x not in ("body", "query", "path", "header"))
+
+
+async def _on_validation(_req: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": _field(tuple(e.get("loc", ()))) or "body",
+               "problem": str(e.get("msg", "invalid"))} for e in exc.errors()]
+    first = errors[0] if errors else {"field": "body", "problem": "invalid"}
+    return problem(422, f"{first['field']}: {first['problem']}", errors=errors)
+
+
+async def _on_http(_req: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    resp = problem(exc.status_code, str(exc.detail))
+    for k, v in (exc.headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+async def _on_dispatch(_req: Request, exc: Exception) -> JSONResponse:
+    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 422)
+    if status == 503:
+        logger.error("store failure: %s", exc)
+    return problem(status, str(exc))
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413 (declared or streamed)."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        """Pass the request on, counting body bytes."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            msg = await receive()
+            if msg.get("type") == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLargeError
+            return msg
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLargeError:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Callable[[Any], Awaitable[None]]) -> None:
+        body = json.dumps({"type": "about:blank", "title": _TITLES[413], "status": 413,
+                           "detail": f"request body over {self.max_bytes} bytes"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", PROBLEM.encode()),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+def _load_setup(settings: Settings) -> ServiceSetup:
+    from maps.region import default_region, region_from_files
+
+    if settings.osm is None:
+        region = default_region()
+    else:
+        region = region_from_files(settings.osm, gtfs=list(settings.gtfs),
+                                   population=settings.population, pois=list(settings.pois))
+    return setup_from_region(region, vehicles=settings.vehicles, max_stops=settings.max_stops,
+                             service_date=settings.day(), timezone=settings.timezone)
+
+
+def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None = None,
+               store: Store | None = None) -> FastAPI:
+    """Return the dispatch service.
+
+    Parameters
+    ----------
+    settings
+        Service settings (default: :func:`api.settings.settings_from_env`).
+    setup
+        A prebuilt tenant setup (tests); by default built from the region at start-up.
+    store
+        An open store (tests); by default ``Store(settings.database_url)``.
+    """
+    from api.settings import settings_from_env
+
+    cfg = settings or settings_from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        st = store or Store(cfg.database_url)
+        built = setup or _load_setup(cfg)
+        app.state.store = st
+        app.state.services = {cfg.tenant: TenantService(cfg.tenant, built, st,
+                                                        clock=cfg.clock)}
+        logger.info("serving tenant %s with %d boarding points", cfg.tenant,
+                    len(built.places) - 1)
+        yield
+        if store is None:
+            st.close()
+
+    app = FastAPI(title="Hakobu dispatch API", version="1", lifespan=lifespan,
+                  description="Ride requests, vehicles and the live plan of an on-demand "
+                              "transport service. Times are ISO 8601 with time zone.")
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(DispatchError, _on_dispatch)
+    for r in (service.router, rides.router, vehicles.router):
+        app.include_router(r)
+    if cfg.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cfg.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["*"])
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
+    return app

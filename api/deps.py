@@ -1,0 +1,67 @@
+"""Dependencies of the routes: the caller's key and role, the tenant's service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from api.service import TenantService
+from dispatch.store import ApiKey, Store
+
+
+class Role(StrEnum):
+    """What a key may do."""
+
+    ADMIN = "admin"
+    DISPATCHER = "dispatcher"
+    DRIVER = "driver"
+    BOOKING_CLIENT = "booking_client"
+
+
+#: Roles that see and change every object of their tenant.
+STAFF = frozenset({Role.ADMIN, Role.DISPATCHER})
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated caller and its tenant's service."""
+
+    key: ApiKey
+    role: Role
+    service: TenantService
+
+    def require(self, *roles: Role) -> None:
+        """Refuse the call (403) unless the caller has one of ``roles``."""
+        if self.role not in roles:
+            raise HTTPException(status_code=403,
+                                detail=f"role {self.role} may not do this")
+
+
+def get_store(request: Request) -> Store:
+    """Return the app's store."""
+    store: Store = request.app.state.store
+    return store
+
+
+def get_caller(request: Request) -> Caller:
+    """Authenticate ``Authorization: Bearer <key>``; 401 when missing or invalid.
+
+    A key bound to a tenant this process does not serve is treated as invalid.
+    """
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(status_code=401, detail="send Authorization: Bearer <API key>",
+                            headers={"WWW-Authenticate": "Bearer"})
+    key = get_store(request).key(token.strip())
+    services: dict[str, TenantService] = request.app.state.services
+    if key is None or key.tenant not in services:
+        raise HTTPException(status_code=401, detail="the API key is not valid",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return Caller(key=key, role=Role(key.role), service=services[key.tenant])
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

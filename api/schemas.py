@@ -1,0 +1,184 @@
+"""Request and response bodies of the HTTP API (separate from the domain types).
+
+Times are ISO 8601 with a time zone (``2026-12-02T09:30:00+09:00``); coordinates are
+``lon``/``lat`` in WGS84. Unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+Lon = Annotated[float, Field(ge=-180, le=180, description="longitude, WGS84")]
+Lat = Annotated[float, Field(ge=-90, le=90, description="latitude, WGS84")]
+Id = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Point(_Strict):
+    """A boarding point by id, or a place by lon/lat (the nearest boarding points within
+    the walk limit are offered)."""
+
+    stop_id: str | None = Field(default=None, max_length=100)
+    lon: Lon | None = None
+    lat: Lat | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Point:
+        if (self.stop_id is None) == (self.lon is None or self.lat is None):
+            msg = "give either stop_id or both lon and lat"
+            raise ValueError(msg)
+        return self
+
+
+class RideRequestIn(_Strict):
+    """A ride booking."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "id": "r-0001", "rider": "member-17",
+        "origin": {"stop_id": "stop-0"}, "destination": {"stop_id": "hospital-0"},
+        "pickup_after": "2026-12-02T10:00:00+09:00",
+        "pickup_before": "2026-12-02T10:30:00+09:00",
+        "seats": 1, "wheelchairs": 0}]})
+
+    id: Id
+    rider: Annotated[str, Field(min_length=1, max_length=100)]
+    origin: Point
+    destination: Point
+    pickup_after: AwareDatetime | None = None
+    pickup_before: AwareDatetime | None = None
+    arrive_by: AwareDatetime | None = None
+    seats: Annotated[int, Field(ge=0, le=20)] = 1
+    wheelchairs: Annotated[int, Field(ge=0, le=4)] = 0
+
+    @model_validator(mode="after")
+    def _times(self) -> RideRequestIn:
+        if (self.pickup_after is None) != (self.pickup_before is None):
+            msg = "give both pickup_after and pickup_before, or neither"
+            raise ValueError(msg)
+        if self.pickup_after and self.pickup_before and self.pickup_before < self.pickup_after:
+            msg = "pickup_before is before pickup_after"
+            raise ValueError(msg)
+        if self.seats + self.wheelchairs < 1:
+            msg = "seats + wheelchairs must be at least 1"
+            raise ValueError(msg)
+        return self
+
+
+class Window(BaseModel):
+    """An inclusive time window."""
+
+    earliest: datetime
+    latest: datetime
+
+
+class OfferOut(BaseModel):
+    """What is promised once the offer is confirmed."""
+
+    vehicle: str
+    pickup_stop: str
+    dropoff_stop: str
+    walk_s: int
+    pickup_window: Window
+    latest_arrival: datetime | None
+    max_ride_s: int | None
+    planned_pickup: datetime
+    planned_dropoff: datetime
+    expires: datetime
+
+
+class RideRequestOut(BaseModel):
+    """A ride request with its status, offer or rejection."""
+
+    id: str
+    rider: str
+    status: str
+    offer: OfferOut | None = None
+    rejection_reason: str | None = None
+    rejection_detail: str | None = None
+    alternatives: list[Window] = []
+    picked_up: datetime | None = None
+    dropped_off: datetime | None = None
+    promise_broken: list[str] = []
+
+
+class RideRequestPage(BaseModel):
+    """A page of ride requests."""
+
+    items: list[RideRequestOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class CancelIn(_Strict):
+    """Why a ride is cancelled."""
+
+    cause: Annotated[str, Field(max_length=200)] = "rider"
+
+
+class StopOut(BaseModel):
+    """A boarding point."""
+
+    id: str
+    name: str
+    kind: str
+    lon: float
+    lat: float
+
+
+class VehicleOut(BaseModel):
+    """A vehicle and its state."""
+
+    index: int
+    id: str
+    active: bool
+    capacity: list[int]
+    next_stops: int
+    km: float
+
+
+class ManifestStop(BaseModel):
+    """A stop a driver serves next."""
+
+    request_id: str | None
+    kind: str
+    stop_id: str
+    stop_name: str
+    arrival: datetime
+    departure: datetime
+    rider: str | None = None
+
+
+class VehicleEventIn(_Strict):
+    """A report from a vehicle."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "delay", "seconds": 300, "cause": "traffic"}]})
+
+    kind: Literal["position", "arrived", "delay", "breakdown"]
+    at: AwareDatetime | None = None
+    stop_id: str | None = Field(default=None, max_length=100)
+    seconds: Annotated[int, Field(ge=0, le=6 * 3600)] | None = None
+    cause: Annotated[str, Field(max_length=200)] = ""
+
+
+class ClockIn(_Strict):
+    """Move the service clock (manual clock only)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"to": "2026-12-02T09:00:00+09:00"}]})
+
+    to: AwareDatetime
+
+
+class ClockOut(BaseModel):
+    """The service clock."""
+
+    now: datetime
+    mode: str

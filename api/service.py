@@ -1,0 +1,176 @@
+"""One tenant's live service: its boarding points, fleet, engine and clock.
+
+A tenant's engine lives in exactly one process (this one) and every command runs under
+the tenant's lock, so concurrent requests are applied one at a time in one order — the
+order of the durable log. Places are the tenant's boarding points (乗降場): the depot,
+the busiest transit stops of the region and its hospitals, one travel table between
+them built once at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from dispatch.engine import DispatchConfig, Engine, StopOption, VehicleSpec
+from dispatch.errors import InvalidRequestError
+from dispatch.network import TravelTable, table_from_points
+from dispatch.store import Store
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: Walking speed for the walk to a boarding point (straight line x 1.3, as the demand).
+WALK_MPS = 1.2
+WALK_DETOUR = 1.3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Place:
+    """A boarding point (or the depot) with its travel-table index."""
+
+    index: int
+    id: str
+    name: str
+    kind: str
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceSetup:
+    """What a tenant's engine is built on (the same on every restart)."""
+
+    places: tuple[Place, ...]
+    table: TravelTable
+    fleet: tuple[VehicleSpec, ...]
+    config: DispatchConfig
+    service_date: date
+    timezone: str
+    start_s: int
+
+
+def setup_from_region(region: Any, *, vehicles: int, max_stops: int, service_date: date,
+                      timezone: str, config: DispatchConfig | None = None) -> ServiceSetup:
+    """Return the setup of a service on ``region``: depot, busiest stops, hospitals.
+
+    The depot is the demand model's (the in-area stop nearest the population-weighted
+    centre: the data holds no garage). Vehicles are 8-seat minibuses with one
+    wheelchair place (SCENARIOS.md).
+    """
+    from dispatch.demand import sources_from_region
+
+    src = sources_from_region(region)
+    rows: list[tuple[str, str, str, float, float]] = [
+        ("depot", "depot", "depot", *src.depot_lonlat)]
+    order = np.argsort(-np.asarray(src.stop_departures), kind="stable")[:max_stops]
+    for rank, i in enumerate(order):  # stop-0 is the busiest stop
+        lon, lat = src.stop_lonlat[i]
+        rows.append((f"stop-{rank}", src.stop_names[i], "stop", float(lon), float(lat)))
+    for i, name in enumerate(src.hospital_names):
+        lon, lat = src.hospital_lonlat[i]
+        rows.append((f"hospital-{i}", name, "hospital", float(lon), float(lat)))
+    pts = np.array([[r[3], r[4]] for r in rows], dtype=np.float64)
+    table = table_from_points(region.road, pts, names=[r[0] for r in rows])
+    places = tuple(Place(index=k, id=r[0], name=r[1], kind=r[2], lon=r[3], lat=r[4])
+                   for k, r in enumerate(rows))
+    fleet = tuple(VehicleSpec(id=f"bus-{k + 1}", depot=0, capacity=(8, 1, 0))
+                  for k in range(vehicles))
+    cfg = config or DispatchConfig()
+    return ServiceSetup(places=places, table=table, fleet=fleet, config=cfg,
+                        service_date=service_date, timezone=timezone, start_s=0)
+
+
+class TenantService:
+    """A tenant's engine behind a lock, attached to the store."""
+
+    def __init__(self, tenant: str, setup: ServiceSetup, store: Store, *,
+                 clock: str = "wall") -> None:
+        self.tenant = tenant
+        self.clock = clock
+        self.setup = setup
+        self.store = store
+        self.lock = threading.RLock()
+        self.tz = ZoneInfo(setup.timezone)
+        self.midnight = datetime.combine(setup.service_date, time(0), tzinfo=self.tz)
+        self._xy = self._metres(np.array([[p.lon, p.lat] for p in setup.places]))
+        if tenant not in store.tenants():
+            store.create_tenant(tenant)
+        self.engine: Engine = store.recover(tenant, setup.table, setup.fleet, setup.config,
+                                            start_s=setup.start_s)
+        self.by_id = {p.id: p for p in setup.places}
+
+    # ------------------------------------------------------------ commands
+    def run(self, call: Callable[[Engine], T]) -> T:
+        """Run ``call`` on the engine under the tenant's lock (one command at a time)."""
+        with self.lock:
+            return call(self.engine)
+
+    def advance_to_wall_clock(self) -> None:
+        """Advance the engine to now (wall clock) when now is later than its clock."""
+        t = self.to_seconds(datetime.now(self.tz))
+        with self.lock:
+            if t > self.engine.now:
+                self.engine.advance(t)
+
+    # ------------------------------------------------------------ time
+    def to_seconds(self, t: datetime) -> int:
+        """Return ``t`` (time-zone aware) as seconds since the service day's midnight.
+
+        Raises
+        ------
+        InvalidRequestError
+            When ``t`` has no time zone.
+        """
+        if t.tzinfo is None:
+            msg = f"time {t.isoformat()} has no time zone (ISO 8601 with offset, e.g. +09:00)"
+            raise InvalidRequestError(msg)
+        return int((t - self.midnight).total_seconds())
+
+    def to_time(self, s: int) -> datetime:
+        """Return seconds since the service day's midnight as an aware datetime."""
+        return self.midnight + timedelta(seconds=int(s))
+
+    # ------------------------------------------------------------ places
+    def _metres(self, lonlat: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        lat0 = np.deg2rad(np.mean([p.lat for p in self.setup.places]))
+        x = np.deg2rad(lonlat[:, 0]) * 6_371_000 * np.cos(lat0)
+        y = np.deg2rad(lonlat[:, 1]) * 6_371_000
+        return np.column_stack([x, y])
+
+    def stop_options(self, *, stop_id: str | None, lon: float | None, lat: float | None,
+                     field: str, limit: int = 3) -> tuple[StopOption, ...]:
+        """Return the meeting points for a stop id, or for a point the nearest boarding
+        points within the walk limit (walk = straight line x 1.3 at 1.2 m/s).
+
+        Raises
+        ------
+        InvalidRequestError
+            When the stop id is unknown or no boarding point is within the walk limit
+            (the message names ``field``).
+        """
+        if stop_id is not None:
+            p = self.by_id.get(stop_id)
+            if p is None or p.kind == "depot":
+                msg = f"{field}.stop_id: unknown boarding point {stop_id!r}"
+                raise InvalidRequestError(msg)
+            return (StopOption(location=p.index),)
+        assert lon is not None and lat is not None
+        here = self._metres(np.array([[lon, lat]], dtype=np.float64))[0]
+        walk_s = np.hypot(*(self._xy - here).T) * WALK_DETOUR / WALK_MPS
+        walk_s[0] = np.inf  # not at the depot
+        near = [int(i) for i in np.argsort(walk_s)[:limit]
+                if walk_s[i] <= self.setup.config.max_walk_s]
+        if not near:
+            msg = (f"{field}: no boarding point within a {self.setup.config.max_walk_s} s "
+                   f"walk of ({lon}, {lat})")
+            raise InvalidRequestError(msg)
+        return tuple(StopOption(location=i, walk_s=int(np.ceil(walk_s[i]))) for i in near)

@@ -1,0 +1,66 @@
+"""Settings of the dispatch service, from keyword arguments or ``HAKOBU_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything :func:`api.app.create_app` needs.
+
+    ``clock="wall"`` (the default) runs the engine on the wall clock: before each
+    command it advances to now. ``clock="manual"`` moves it only through
+    ``POST /v1/clock`` (tests, replays, training).
+    """
+
+    database_url: str | None = None
+    tenant: str = "demo"
+    osm: Path | None = None
+    gtfs: tuple[Path, ...] = ()
+    population: Path | None = None
+    pois: tuple[Path, ...] = ()
+    vehicles: int = 5
+    max_stops: int = 200
+    timezone: str = "Asia/Tokyo"
+    service_date: date | None = None
+    clock: str = "wall"
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 1_000_000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.clock not in ("wall", "manual"):
+            msg = f"clock must be 'wall' or 'manual', got {self.clock!r}"
+            raise ValueError(msg)
+        if not 1 <= self.vehicles <= 500:
+            msg = f"vehicles must be 1 to 500, got {self.vehicles}"
+            raise ValueError(msg)
+        if not 1 <= self.max_stops <= 5000:
+            msg = f"max_stops must be 1 to 5000, got {self.max_stops}"
+            raise ValueError(msg)
+        ZoneInfo(self.timezone)  # raises for an unknown zone
+
+    def day(self) -> date:
+        """Return the service date (today in the service's time zone by default)."""
+        return self.service_date or datetime.now(ZoneInfo(self.timezone)).date()
+
+
+def settings_from_env(**overrides: object) -> Settings:
+    """Return settings from ``HAKOBU_DATABASE_URL``, ``HAKOBU_TENANT``, ``HAKOBU_CLOCK``
+    and ``HAKOBU_VEHICLES``, with ``overrides`` on top."""
+    env: dict[str, object] = {}
+    if os.environ.get("HAKOBU_DATABASE_URL"):
+        env["database_url"] = os.environ["HAKOBU_DATABASE_URL"]
+    if os.environ.get("HAKOBU_TENANT"):
+        env["tenant"] = os.environ["HAKOBU_TENANT"]
+    if os.environ.get("HAKOBU_CLOCK"):
+        env["clock"] = os.environ["HAKOBU_CLOCK"]
+    if os.environ.get("HAKOBU_VEHICLES"):
+        env["vehicles"] = int(os.environ["HAKOBU_VEHICLES"])
+    env.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**env)  # type: ignore[arg-type]
