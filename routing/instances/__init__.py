@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from routing.errors import InstanceFormatError
+from routing.errors import InstanceFormatError, ProblemError
 from routing.instances.common import (
     DEFAULT_SCALE,
     FORMATS,
@@ -75,6 +75,9 @@ def read_instance(path: str | Path, fmt: str) -> Instance:
         raise InstanceFormatError(msg)
     try:
         return reader(path)
+    except ProblemError as exc:  # numbers that parse but make no problem (no vehicles...)
+        msg = f"{path}: {exc}"
+        raise InstanceFormatError(msg) from exc
     except InstanceFormatError as exc:
         other = _readable_as(path, fmt)
         if other is None:

@@ -176,9 +176,9 @@ CASES: list[tuple[str, Callable[[Path], Path] | None, list[str], str]] = [
     ("cordeau-huge-coordinate", _cordeau_edit(1, 2, "1e300"),
      [*INSTANCE[:3], "cordeau", *INSTANCE[4:]], "a2-16.txt:2: 1e300"),
     ("cordeau-no-vehicles", _cordeau_edit(0, 0, "0"),
-     [*INSTANCE[:3], "cordeau", *INSTANCE[4:]], "vehicles"),
+     [*INSTANCE[:3], "cordeau", *INSTANCE[4:]], "a2-16.txt: vehicles"),
     ("cordeau-negative-capacity", _cordeau_edit(0, 3, "-3"),
-     [*INSTANCE[:3], "cordeau", *INSTANCE[4:]], "capacity"),
+     [*INSTANCE[:3], "cordeau", *INSTANCE[4:]], "a2-16.txt: vehicle type bus.capacity"),
     # --- solve: numbers and files
     ("solve-time-limit-0", _example_path,
      ["solve", "{file}", "-o", "{tmp}/plan.json", "--time-limit", "0"], "--time-limit"),
