@@ -340,6 +340,20 @@ def _ride_request(ride: RideDemand, table: TravelTable, cfg: SimulationConfig,
         wheelchairs=1 if ride.wheelchair else 0)
 
 
+def _usable_alternative(ride: RideDemand, alternatives: tuple[TimeWindow, ...],
+                        table: TravelTable) -> TimeWindow | None:
+    """Return the first alternative the rider can use: any for a leave-at ride; for an
+    arrive-by ride (an appointment), the first that still lets them arrive in time at
+    the direct travel time, or ``None``."""
+    if ride.arrive_by_s is None:
+        return alternatives[0]
+    direct = table.travel_s(ride.origin, ride.destination)
+    for w in alternatives:
+        if w.earliest + direct <= ride.arrive_by_s:
+            return w
+    return None
+
+
 def _delivery_order(d: DeliveryDemand) -> DeliveryOrder:
     return DeliveryOrder(id=d.id, shop=d.pickup, home=d.dropoff,
                          ready_s=max(d.booking_s, d.window_start_s - 2 * 3600),
@@ -464,9 +478,12 @@ class _Runner:
                 return
             if st.rng.random() >= st.cfg.p_take_alternative:
                 return
+            window = _usable_alternative(ride, answer.alternatives, self.table)
+            if window is None:
+                return
             # The engine keeps the rejected booking; the new time is a new booking.
             alt_id = f"{key}{ALT_SUFFIX}"
-            request = _ride_request(ride, self.table, st.cfg, window=answer.alternatives[0])
+            request = _ride_request(ride, self.table, st.cfg, window=window)
             answer = self._timed_book(replace(request, id=alt_id))
             st.alternative[key] = alt_id
             if isinstance(answer, Rejection):
