@@ -4,6 +4,10 @@ Measures, in one run (seeded):
 
 * **offer latency** of the online engine (``Engine.book``: cheapest feasible insertion) per
   booking over a simulated day with 30 vehicles and 1,000 ride requests: p50/p95/p99;
+* **offer latency while a re-optimization runs** off the booking path (a worker process,
+  :class:`dispatch.background.BackgroundReoptimizer`) and between runs, in one replay of
+  the day's bookings (see :func:`offers_during_reopt`), with a worker *thread* as the
+  peer; and what the engine's thread spends per run (snapshot, merge);
 * the **naive peer**: re-solving every request known so far with the offline solver
   (``routing.solve``, OR-Tools engine) at each booking. That is far too slow for the full
   day, so it runs on a smaller day (a sample of the bookings of a smaller seeded day) and
@@ -31,9 +35,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +59,7 @@ from dispatch.demand import (  # noqa: E402
 from dispatch.engine import DispatchConfig  # noqa: E402
 from dispatch.kpi import compute_kpis  # noqa: E402
 from dispatch.network import TravelTable  # noqa: E402
+from dispatch.reoptimize import ReoptParams  # noqa: E402
 from dispatch.simulate import FinalState, SimulationConfig, SimulationResult, simulate_day  # noqa: E402
 from maps.region import default_region  # noqa: E402
 from routing.model import (  # noqa: E402
@@ -224,9 +230,98 @@ def naive_latency(region: Any, sizes: Sizes, seed: int, sim: SimulationConfig) -
     return out
 
 
+# ---------------------------------------------------------------- offers during re-optimization
+@dataclass(frozen=True)
+class ReoptBench:
+    """How the online day re-optimizes (simulation) and the run timed against offers.
+
+    Defaults are the simulation's: every 15 simulated minutes, 0.5 s solver limit, off
+    the booking path (a worker process), merged 2 simulated minutes after the snapshot.
+    ``stress_limit_s`` is the solver limit of the runs that the offer-latency replay
+    keeps going (``None``: 1 s in ``--quick``, 2 s in the full run).
+    """
+
+    every_s: int = 15 * 60
+    limit_s: float = 0.5
+    background: bool = True
+    delay_s: int = 120
+    stress_limit_s: float | None = None
+
+
+def offers_during_reopt(day: DemandDay, table: TravelTable, sim: SimulationConfig,
+                        params: ReoptParams, mode: str) -> dict[str, Any]:
+    """Time every booking of the day, half of them while a re-optimization runs.
+
+    The day's bookings are replayed in order on a fresh engine as fast as the engine
+    answers (the engine clock follows the booking times; the riders' accept rule is the
+    simulation's). A :class:`~dispatch.background.BackgroundReoptimizer` (``mode``
+    ``"process"`` or ``"thread"``) runs, is merged, then stays idle for as long as the
+    run took, and starts again: runs and quiet spells alternate, so both kinds of
+    bookings meet the same load from the rest of the machine. Each latency is filed
+    under "during" when a run was in flight (started, worker not done) as the booking
+    came in, else "alone". Snapshot (``start``) and merge times are what the engine's
+    thread spends on it.
+    """
+    from dispatch.background import BackgroundReoptimizer
+    from dispatch.engine import Engine, Offer
+    from dispatch.simulate import _accepts, _fleet, _ride_request
+
+    start_s = min([day.config.service_start_s] + [r.booking_s for r in day.rides])
+    eng = Engine(table, _fleet(day, replace(sim, vans=0)), sim.dispatch or DispatchConfig(),
+                 start_s=start_s)
+    bg = BackgroundReoptimizer(eng, params, mode=mode)
+    idle_until = 0.0
+    during: list[float] = []
+    alone: list[float] = []
+    start_ms: list[float] = []
+    results = []
+    t_all = time.perf_counter()
+    for ride in sorted(day.rides, key=lambda r: (r.booking_s, r.id)):
+        if ride.booking_s > eng.now:
+            eng.advance(ride.booking_s)
+        res = bg.poll()
+        if res is not None:
+            results.append(res)
+            idle_until = time.perf_counter() + res.runtime_s
+        if not bg.running and time.perf_counter() >= idle_until:
+            t = time.perf_counter()
+            bg.start()
+            start_ms.append((time.perf_counter() - t) * 1000.0)
+        busy = bg.running and not bg.ready
+        t0 = time.perf_counter()
+        answer = eng.book(_ride_request(ride, table, sim))
+        (during if busy else alone).append((time.perf_counter() - t0) * 1000.0)
+        if isinstance(answer, Offer) and _accepts(ride, answer, sim):
+            eng.confirm(ride.id)
+    res = bg.wait()
+    if res is not None:
+        results.append(res)
+    bg.close()
+    merge_ms = [r.merge_s * 1000.0 for r in results]
+
+    def pct(xs: list[float], q: float) -> float:
+        return float(np.percentile(xs, q)) if xs else math.nan
+
+    return {
+        "during": len(during), "alone": len(alone),
+        "during_p50_ms": pct(during, 50), "during_p95_ms": pct(during, 95),
+        "during_p99_ms": pct(during, 99),
+        "alone_p50_ms": pct(alone, 50), "alone_p95_ms": pct(alone, 95),
+        "alone_p99_ms": pct(alone, 99),
+        "runs": len(results), "adopted": sum(r.adopted for r in results),
+        "reasons": sorted({r.reason.split(":")[0] for r in results}),
+        "start_ms_max": max(start_ms, default=math.nan),
+        "merge_ms_p95": pct(merge_ms, 95), "merge_ms_max": max(merge_ms, default=math.nan),
+        "improve_s_mean": float(np.mean([r.improve_s for r in results])) if results else math.nan,
+        "wall_s": time.perf_counter() - t_all,
+    }
+
+
 # --------------------------------------------------------------------------- main
-def run(sizes: Sizes, seed: int) -> dict[str, Any]:
+def run(sizes: Sizes, seed: int, reopt: ReoptBench | None = None) -> dict[str, Any]:
     """Run every measurement and return the JSON figures."""
+    reopt = reopt or ReoptBench()
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     t0 = time.perf_counter()
     _log("loading region ...")
     region = default_region()
@@ -238,7 +333,9 @@ def run(sizes: Sizes, seed: int) -> dict[str, Any]:
     _log(f"{len(day.rides)} rides on {len(day.places)} places; table {table_s:.1f} s")
     # No cancellations or no-shows: the served counts then compare dispatch alone.
     sim = SimulationConfig(seed=seed, vehicles=sizes.vehicles, vans=0, p_cancel=0.0,
-                           p_no_show=0.0)
+                           p_no_show=0.0, reopt_every_s=reopt.every_s,
+                           reopt_time_limit_s=reopt.limit_s,
+                           reopt_background=reopt.background, reopt_delay_s=reopt.delay_s)
     result: SimulationResult = simulate_day(day, table, sim, progress=_log)
     kpis = compute_kpis(result)
     served = {r.id for r in result.records if r.final is FinalState.SERVED}
@@ -254,6 +351,15 @@ def run(sizes: Sizes, seed: int) -> dict[str, Any]:
     off_km, off_served, off_wall = solve_offline(problem, sizes.offline_time_limit_s, seed)
     _log("naive re-solve per booking on a smaller day ...")
     naive = naive_latency(region, sizes, seed, sim)
+    stress = reopt.stress_limit_s or (2.0 if sizes.requests >= 1000 else 1.0)
+    during = {}
+    for mode in ("process", "thread"):
+        _log(f"offers while a re-optimization runs ({mode} worker, {stress:g} s limit) ...")
+        during[mode] = offers_during_reopt(day, table, sim, ReoptParams(
+            time_limit_s=stress, seed=seed), mode)
+        _log(f"  p95 {during[mode]['during_p95_ms']:.1f} ms during, "
+             f"{during[mode]['alone_p95_ms']:.1f} ms between runs")
+    proc, thr = during["process"], during["thread"]
     n = len(day.rides)
     return {
         "requests": n,
@@ -285,6 +391,30 @@ def run(sizes: Sizes, seed: int) -> dict[str, Any]:
         "table_s": table_s,
         "reopt_runs": result.reopt_runs,
         "reopt_adopted": result.reopt_adopted,
+        "online_offline_km_ratio": (kpis["vehicle_km"] / off_km if off_km else math.nan),
+        "reopt_every_s": reopt.every_s,
+        "reopt_time_limit_s": reopt.limit_s,
+        "reopt_background": reopt.background,
+        "reopt_delay_s": reopt.delay_s,
+        "offer_p50_ms_during_reopt": proc["during_p50_ms"],
+        "offer_p95_ms_during_reopt": proc["during_p95_ms"],
+        "offer_p99_ms_during_reopt": proc["during_p99_ms"],
+        "offers_during_reopt": proc["during"],
+        "offer_p50_ms_between_reopts": proc["alone_p50_ms"],
+        "offer_p95_ms_between_reopts": proc["alone_p95_ms"],
+        "offer_p99_ms_between_reopts": proc["alone_p99_ms"],
+        "offers_between_reopts": proc["alone"],
+        "reopt_stress_time_limit_s": stress,
+        "reopt_stress_runs": proc["runs"],
+        "reopt_snapshot_ms_max": proc["start_ms_max"],
+        "reopt_merge_ms_max": proc["merge_ms_max"],
+        "reopt_improve_s_mean": proc["improve_s_mean"],
+        "offer_p95_ms_during_reopt_thread": thr["during_p95_ms"],
+        "offer_p99_ms_during_reopt_thread": thr["during_p99_ms"],
+        "offer_p95_ms_between_reopts_thread": thr["alone_p95_ms"],
+        "reopt_merge_ms_max_thread": thr["merge_ms_max"],
+        "load_average_1min": [load_before,
+                              os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan],
         "total_wall_s": time.perf_counter() - t0,
     }
 
@@ -327,6 +457,29 @@ def table_text(r: dict[str, Any]) -> str:
         f"re-optimizations {r['reopt_runs']}, adopted {r['reopt_adopted']}); "
         f"promises kept {r['online_promises_kept_share']:.1%}, "
         f"pooled riders {r['online_pooling_rate']:.1%}",
+        "",
+        f"online / offline vehicle-km {r['online_offline_km_ratio']:.3f}; re-optimization "
+        f"every {r['reopt_every_s']} s (solver {r['reopt_time_limit_s']:g} s, "
+        + (f"off the booking path, merged {r['reopt_delay_s']} s later)"
+           if r["reopt_background"] else "inline)"),
+        "",
+        "| offers while a re-optimization runs (same replay, "
+        f"{r['reopt_stress_time_limit_s']:g} s solver) | offers | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|",
+        f"| during a run, worker process | {r['offers_during_reopt']} | "
+        f"{r['offer_p50_ms_during_reopt']:.1f} | {r['offer_p95_ms_during_reopt']:.1f} | "
+        f"{r['offer_p99_ms_during_reopt']:.1f} |",
+        f"| between runs | {r['offers_between_reopts']} | "
+        f"{r['offer_p50_ms_between_reopts']:.1f} | {r['offer_p95_ms_between_reopts']:.1f} | "
+        f"{r['offer_p99_ms_between_reopts']:.1f} |",
+        f"| during a run, worker thread (peer) | - | - | "
+        f"{r['offer_p95_ms_during_reopt_thread']:.1f} | "
+        f"{r['offer_p99_ms_during_reopt_thread']:.1f} |",
+        "",
+        f"engine thread per run: snapshot <= {r['reopt_snapshot_ms_max']:.1f} ms (the first "
+        f"also starts the worker), merge <= {r['reopt_merge_ms_max']:.1f} ms; load average "
+        f"{r['load_average_1min'][0]:.1f} -> {r['load_average_1min'][1]:.1f} on "
+        f"{os.cpu_count()} cores",
     ]
     return "\n".join(lines)
 
@@ -337,9 +490,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller run (< 1 minute)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reopt-every", type=int, default=ReoptBench.every_s,
+                        help="simulated seconds between re-optimizations")
+    parser.add_argument("--reopt-limit", type=float, default=ReoptBench.limit_s,
+                        help="solver seconds per re-optimization in the simulated day")
+    parser.add_argument("--reopt-inline", action="store_true",
+                        help="re-optimize inline (the engine waits) instead of in a worker")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    result = run(sizes, args.seed)
+    result = run(sizes, args.seed, ReoptBench(every_s=args.reopt_every,
+                                              limit_s=args.reopt_limit,
+                                              background=not args.reopt_inline))
     result = {k: (round(v, 3) if isinstance(v, float) and math.isfinite(v) else v)
               for k, v in result.items()}
     print(table_text(result))
