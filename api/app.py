@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.routes import rides, service, vehicles
+from api.routes import plans, rides, service, vehicles
 from api.service import ServiceSetup, TenantService, setup_from_region
 from api.settings import Settings
 from dispatch.errors import (
@@ -34,6 +34,7 @@ from dispatch.errors import (
     UnknownVehicleError,
 )
 from dispatch.store import Store, StoreConflictError, StoreError
+from routing.errors import ProblemError, RoutingError
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UnknownRequestError, 404), (UnknownVehicleError, 404),
     (StoreConflictError, 409), (DuplicateRequestError, 409), (InvalidTransitionError, 409),
     (OfferExpiredError, 409), (PlanRejectedError, 409), (InvalidRequestError, 422),
-    (StoreError, 503),
+    (StoreError, 503), (ProblemError, 422), (RoutingError, 422),
 )
 
 
@@ -128,20 +129,17 @@ class _TooLargeError(Exception):
     pass
 
 
-def _load_setup(settings: Settings) -> ServiceSetup:
+def _load_region(settings: Settings) -> Any:
     from maps.region import default_region, region_from_files
 
     if settings.osm is None:
-        region = default_region()
-    else:
-        region = region_from_files(settings.osm, gtfs=list(settings.gtfs),
-                                   population=settings.population, pois=list(settings.pois))
-    return setup_from_region(region, vehicles=settings.vehicles, max_stops=settings.max_stops,
-                             service_date=settings.day(), timezone=settings.timezone)
+        return default_region()
+    return region_from_files(settings.osm, gtfs=list(settings.gtfs),
+                             population=settings.population, pois=list(settings.pois))
 
 
 def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None = None,
-               store: Store | None = None) -> FastAPI:
+               store: Store | None = None, region: Any = None) -> FastAPI:
     """Return the dispatch service.
 
     Parameters
@@ -152,6 +150,9 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
         A prebuilt tenant setup (tests); by default built from the region at start-up.
     store
         An open store (tests); by default ``Store(settings.database_url)``.
+    region
+        The loaded region (tests); by default loaded at start-up unless ``setup`` is
+        given (then plans need inline matrices).
     """
     from api.settings import settings_from_env
 
@@ -160,8 +161,12 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         st = store or Store(cfg.database_url)
-        built = setup or _load_setup(cfg)
+        reg = region if region is not None or setup is not None else _load_region(cfg)
+        built = setup or setup_from_region(
+            reg, vehicles=cfg.vehicles, max_stops=cfg.max_stops, service_date=cfg.day(),
+            timezone=cfg.timezone)
         app.state.store = st
+        app.state.region = reg
         app.state.services = {cfg.tenant: TenantService(cfg.tenant, built, st,
                                                         clock=cfg.clock)}
         logger.info("serving tenant %s with %d boarding points", cfg.tenant,
@@ -176,7 +181,8 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(DispatchError, _on_dispatch)
-    for r in (service.router, rides.router, vehicles.router):
+    app.add_exception_handler(RoutingError, _on_dispatch)
+    for r in (service.router, rides.router, vehicles.router, plans.router):
         app.include_router(r)
     if cfg.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cfg.cors_origins),

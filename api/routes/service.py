@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
 
 from api.deps import STAFF, CallerDep
 from api.schemas import ClockIn, ClockOut, StopOut
@@ -74,3 +78,40 @@ def get_kpis(caller: CallerDep) -> dict[str, Any]:
                 "by_status": by,
                 "promises_kept_share": (sum(kept) / len(kept)) if kept else None,
                 "vehicle_km": round(sum(eng.vehicle_km(k) for k in range(eng.n_vehicles)), 3)}
+
+
+def _event_json(svc: Any, n: int, e: Any) -> str:
+    data = {"seq": n, "time": svc.to_time(e.time_s).isoformat(), "kind": str(e.kind),
+            "request_id": e.request_id,
+            "vehicle": None if e.vehicle is None else svc.setup.fleet[e.vehicle].id,
+            "status": None if e.status is None else str(e.status), "cause": e.cause,
+            "value_s": e.value_s}
+    return f"id: {n}\nevent: {e.kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.get("/v1/events", operation_id="stream_events",
+            summary="Live updates: the engine's events as Server-Sent Events",
+            response_class=StreamingResponse)
+async def stream_events(request: Request, caller: CallerDep,
+                        after: Annotated[int, Query(ge=0)] = 0,
+                        follow: Annotated[bool, Query()] = True) -> StreamingResponse:
+    """Send every event after number ``after`` (``Last-Event-ID`` resumes), then, with
+    ``follow``, new ones as they happen (the console's live feed)."""
+    caller.require(*STAFF)
+    svc = caller.service
+    last = request.headers.get("last-event-id", "")
+    start = int(last) if last.isdigit() else after
+
+    async def feed() -> AsyncIterator[str]:
+        sent = start
+        while True:
+            events = svc.engine.events
+            for n in range(sent, len(events)):
+                yield _event_json(svc, n + 1, events[n])
+            sent = max(sent, len(events))
+            if not follow or await request.is_disconnected():
+                return
+            await asyncio.sleep(0.5)
+
+    return StreamingResponse(feed(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})

@@ -4,6 +4,7 @@ idempotent retries, problem-details errors and durable state across a restart.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -52,7 +53,7 @@ class Api:
 def _start(setup: ServiceSetup, url: str) -> tuple[TestClient, Store]:
     store = Store(url)
     app = create_app(Settings(tenant="demo", clock="manual", service_date=DAY), setup=setup,
-                     store=store)
+                     store=store, region=default_region())
     return TestClient(app), store
 
 
@@ -96,6 +97,23 @@ def test_every_post_example_succeeds_on_the_built_in_region(api: Api) -> None:
     assert api.post("/v1/vehicles/0/events", json=event).status_code == 200
     clock = schemas["ClockIn"]["examples"][0]
     assert api.post("/v1/clock", json=clock).status_code == 200
+    body = spec["paths"]["/v1/plans"]["post"]["requestBody"]["content"]["application/json"]
+    plan = api.post("/v1/plans?time_limit_s=2", json=body["schema"]["examples"][0])
+    assert plan.status_code == 200, plan.json()
+    assert plan.json()["summary"]["feasible"] is True
+    assert [s["id"] for s in plan.json()["routes"][0]["steps"] if s["type"] != "start"
+            and s["type"] != "end"] == ["ride-tanaka", "ride-tanaka"]
+
+
+def test_a_bad_problem_is_422_naming_its_field(api: Api) -> None:
+    from api.routes.plans import EXAMPLE_PROBLEM
+
+    bad = {**EXAMPLE_PROBLEM, "requests": [{**EXAMPLE_PROBLEM["requests"][0],
+                                            "pickup": "nowhere"}]}
+    r = api.post("/v1/plans", json=bad)
+    assert r.status_code == 422 and "requests[0].pickup" in r.json()["detail"], r.json()
+    assert api.post("/v1/plans?time_limit_s=0", json=EXAMPLE_PROBLEM).status_code == 422
+    assert api.post("/v1/plans", "app1", json=EXAMPLE_PROBLEM).status_code == 403
 
 
 def test_book_confirm_and_the_drivers_manifest(api: Api) -> None:
@@ -218,3 +236,42 @@ def test_keys_create_prints_the_key_alone(tmp_path: Any) -> None:
     drv = CliRunner().invoke(app, ["keys", "create", "--tenant", "fuso", "--role", "driver",
                                    "--database-url", url])
     assert drv.exit_code == 2 and "--vehicle" in drv.output
+
+
+def test_live_updates_stream_the_engines_events(api: Api) -> None:
+    api.post("/v1/ride-requests", json=_ride("s1"))
+    api.post("/v1/ride-requests/s1/confirm")
+    r = api.get("/v1/events?follow=false")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    blocks = [b for b in r.text.split("\n\n") if b.strip()]
+    statuses = [json.loads(b.split("data: ", 1)[1])["status"] for b in blocks
+                if "data: " in b and '"request_id": "s1"' in b]
+    assert statuses == ["requested", "offered", "confirmed", "assigned"]
+    ids = [int(b.split("\n")[0].removeprefix("id: ")) for b in blocks]
+    assert ids == list(range(1, len(ids) + 1))
+    rest = api.get(f"/v1/events?follow=false&after={ids[-2]}")
+    assert rest.text.startswith(f"id: {ids[-1]}\n")
+    assert api.get("/v1/events?follow=false", "app1").status_code == 403
+
+
+def test_concurrent_bookings_and_confirmations_never_overbook(api: Api) -> None:
+    """Forty riders want the same bus at the same time; every call races the others."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from routing.insertion import schedule
+
+    def book_and_confirm(n: int) -> tuple[int, int]:
+        r = api.post("/v1/ride-requests", "app1", json=_ride(f"c{n}", at="10:00"))
+        c = api.post(f"/v1/ride-requests/c{n}/confirm", "app1")
+        return r.status_code, c.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(book_and_confirm, range(40)))
+    assert all(b == 201 and c in (200, 409) for b, c in codes), codes
+    eng = api.c.app.state.services["demo"].engine  # type: ignore[attr-defined]
+    for k in range(eng.n_vehicles):
+        sch = schedule(eng.vehicle_plan(k), eng.table.durations, eng.table.distances)
+        assert sch.feasible, sch.violations  # capacity, windows and rides all kept
+    confirmed = sum(1 for _, c in codes if c == 200)
+    assert confirmed == sum(1 for r in eng.records() if r.status.value == "assigned")
+    assert 0 < confirmed <= 3 * 8 * 4  # three buses of 8 seats, a few rounds at most
