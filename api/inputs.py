@@ -37,6 +37,8 @@ OSM_MAGIC: dict[str, bytes] = {
 }
 #: Tables a GTFS zip must have.
 GTFS_REQUIRED = ("stops.txt", "trips.txt", "stop_times.txt")
+#: Columns stops.txt must have.
+GTFS_STOP_COLUMNS = ("stop_id", "stop_lat", "stop_lon")
 #: Columns of the e-Stat T001101 mesh table that a population file must have.
 MESH_REQUIRED = ("KEY_CODE", "T001101001", "T001101019", "T001101022")
 _POINTS = frozenset({"Point", "MultiPoint"})
@@ -183,13 +185,20 @@ def check_gtfs(path: Path, option: str = "--gtfs") -> Path:
         raise InputError(msg)
     try:
         with zipfile.ZipFile(path) as zf:
-            names = {Path(n).name for n in zf.namelist()}
+            members = {Path(n).name: n for n in zf.namelist()}
+            missing = [t for t in GTFS_REQUIRED if t not in members]
+            if missing:
+                msg = f"{option} {path}: not a GTFS feed (no {', '.join(missing)} in the zip)"
+                raise InputError(msg)
+            with zf.open(members["stops.txt"]) as fh:
+                header = fh.readline().decode("utf-8-sig", errors="replace")
     except (zipfile.BadZipFile, OSError) as exc:
         msg = f"{option} {path}: unreadable zip ({exc})"
         raise InputError(msg) from None
-    missing = [t for t in GTFS_REQUIRED if t not in names]
-    if missing:
-        msg = f"{option} {path}: not a GTFS feed (no {', '.join(missing)} in the zip)"
+    columns = {c.strip().strip('"') for c in header.split(",")}
+    lacking = [c for c in GTFS_STOP_COLUMNS if c not in columns]
+    if lacking:
+        msg = f"{option} {path}: stops.txt has no {', '.join(lacking)} column"
         raise InputError(msg)
     return path
 

@@ -70,6 +70,22 @@ def _zip_without_stops(tmp: Path) -> Path:
     return path
 
 
+def _zip_without_coordinates(tmp: Path) -> Path:
+    # a real feed whose stops.txt lost its coordinate columns
+    path = tmp / "feed.zip"
+    with zipfile.ZipFile(FEED) as src, zipfile.ZipFile(path, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name.endswith("stops.txt"):
+                rows = data.decode("utf-8-sig").splitlines()
+                head = rows[0].split(",")
+                keep = [i for i, c in enumerate(head) if c not in ("stop_lat", "stop_lon")]
+                data = "\n".join(",".join(r.split(",")[i] for i in keep)
+                                  for r in rows).encode()
+            dst.writestr(name, data)
+    return path
+
+
 def _points(tmp: Path) -> Path:
     return HOSPITALS
 
@@ -245,6 +261,8 @@ CASES: list[tuple[str, Callable[[Path], Path] | None, list[str], str]] = [
      ["region", "info", "--osm", str(OSM), "--gtfs", "{file}"], "--gtfs"),
     ("region-gtfs-no-stops", _zip_without_stops,
      ["region", "info", "--osm", str(OSM), "--gtfs", "{file}"], "--gtfs"),
+    ("region-gtfs-no-coordinates", _zip_without_coordinates,
+     ["region", "info", "--osm", str(OSM), "--gtfs", "{file}"], "stop_lat, stop_lon"),
     ("region-files-without-osm", _points, ["region", "info", "--pois", "{file}"], "--osm"),
     ("region-cache-dir-is-a-file", _points, ["region", "info", "--cache-dir", "{file}"],
      "--cache-dir"),
