@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
+import os
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -64,9 +65,11 @@ class BackgroundError(DispatchError, ValueError):
     """A bad option of :class:`BackgroundReoptimizer` (the message names it)."""
 
 
-def _init_worker(table: TravelTable) -> None:
+def _init_worker(table: TravelTable, niceness: int) -> None:
     global _WORKER_TABLE  # one table per worker process, set once
     _WORKER_TABLE = table
+    if niceness > 0 and hasattr(os, "nice"):
+        os.nice(niceness)  # offers in the engine's process come first on a busy CPU
 
 
 def _improve_in_worker(snap: Snapshot, params: ReoptParams) -> Improvement:
@@ -106,6 +109,9 @@ class BackgroundReoptimizer:
         engine time after the snapshot, so the vehicles are where the result expects
         them when it is merged. ``None``: twice the time limit plus 10 s. The caller
         can give ``lock_until`` to :meth:`start` instead.
+    niceness
+        How much lower the worker process's CPU priority is (``os.nice``; 0 keeps it):
+        on a busy machine the offers then get the CPU first.
 
     Notes
     -----
@@ -124,6 +130,7 @@ class BackgroundReoptimizer:
         mode: str = "process",
         start_method: str | None = None,
         lock_ahead_s: int | None = None,
+        niceness: int = 10,
     ) -> None:
         if mode not in MODES:
             msg = f"mode: must be one of {MODES}, got {mode!r}"
@@ -141,6 +148,7 @@ class BackgroundReoptimizer:
         self.start_method = start_method or ("fork" if "fork" in methods else "spawn")
         self.lock_ahead_s = (math.ceil(2 * self.params.time_limit_s) + 10
                              if lock_ahead_s is None else lock_ahead_s)
+        self.niceness = max(0, niceness)
         self.runs = 0
         self.adopted = 0
         self.last: ReoptResult | None = None
@@ -156,7 +164,8 @@ class BackgroundReoptimizer:
                 ctx = multiprocessing.get_context(self.start_method)
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx,
                                                  initializer=_init_worker,
-                                                 initargs=(self.engine.table,))
+                                                 initargs=(self.engine.table,
+                                                           self.niceness))
         return self._pool
 
     def _submit(self, snap: Snapshot) -> Future[Improvement]:
