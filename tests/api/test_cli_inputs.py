@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.inputs import check_region_files
 from maps.region import DEFAULT_DATA_DIR
 
 ROOT = Path(__file__).parents[2]
@@ -372,3 +373,21 @@ def test_output_dash_writes_the_plan_to_stdout(tmp_path: Path) -> None:
     plan = json.loads(res.stdout)
     assert plan["summary"]["feasible"] is True
     assert res.stderr.strip().endswith("-> stdout")
+
+
+def test_real_files_pass_the_checks() -> None:
+    # no false alarms: every built-in file passes the check of its own option
+    check_region_files(OSM, gtfs=sorted(KUMAMOTO.glob("*.gtfs.zip")), population=MESH,
+                       pois=[HOSPITALS],
+                       no_fly=[KUMAMOTO / "r02_did_43_kumamoto_clipped.geojson", AIRPORT])
+
+
+def test_shared_data_files_pass_the_checks() -> None:
+    # the PBF, plain OSM XML and other feeds of ../shared/data, when it is there
+    shared = ROOT.parent / "shared" / "data"
+    if not shared.is_dir():
+        pytest.skip("../shared/data is not available")
+    osm = sorted([*shared.rglob("*.osm"), *shared.rglob("*.osm.pbf"), *shared.rglob("*.osm.bz2")])
+    assert any(p.name.endswith(".osm.pbf") for p in osm)
+    for path in osm:
+        check_region_files(path, gtfs=sorted(shared.rglob("*.zip")))
