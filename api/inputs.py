@@ -128,6 +128,9 @@ def output_path(path: Path, option: str, inputs: Iterable[Path] = ()) -> Path | 
             msg = f"{option} {path}: would overwrite the input file; choose another name"
             raise InputError(msg)
     parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        msg = f"{option} {path}: {parent} is a file, not a folder"
+        raise InputError(msg)
     if not parent.is_dir():
         msg = f"{option} {path}: folder {parent} does not exist"
         raise InputError(msg)

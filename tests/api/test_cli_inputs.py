@@ -207,6 +207,8 @@ CASES: list[tuple[str, Callable[[Path], Path] | None, list[str], str]] = [
      "would overwrite the input"),
     ("solve-output-folder-missing", _example_path,
      ["solve", "{file}", "-o", "{tmp}/no/such/folder/plan.json"], "does not exist"),
+    ("solve-output-under-a-file", _example_path, ["solve", "{file}", "-o", "{file}/plan.json"],
+     "is a file, not a folder"),
     ("solve-output-is-folder", _example_path, ["solve", "{file}", "-o", "{tmp}"], "is a folder"),
     ("solve-osm-missing", _example_path, [*SOLVE, "--osm", "{tmp}/nope.osm"], "--osm"),
     ("solve-osm-not-osm", _example_path, [*SOLVE, "--osm", str(MESH)], "--osm"),
