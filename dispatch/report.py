@@ -189,11 +189,11 @@ def road_paths(result: SimulationResult, road: RoadGraph) -> dict[int, list[tupl
             while back[-1] != a and pred[row[a], back[-1]] >= 0:
                 back.append(int(pred[row[a], back[-1]]))
             pts.extend(reversed(back[:-1]) if back[-1] == a else [b])
-        out[k] = _polyline(road, pts)
+        out[k] = polyline(road, pts)
     return out
 
 
-def _polyline(road: RoadGraph, nodes: list[int]) -> list[tuple[float, float]]:
+def polyline(road: RoadGraph, nodes: list[int]) -> list[tuple[float, float]]:
     """Return the lon/lat polyline through ``nodes`` along each edge's own geometry."""
     out: list[tuple[float, float]] = [(float(road.lon[nodes[0]]), float(road.lat[nodes[0]]))]
     for u, v in pairwise(nodes):
