@@ -115,6 +115,14 @@ def _time(value: Any, path: str) -> int:
     return _int(value, path, maximum=MAX_TIME_S)
 
 
+def _limit(value: Any, path: str) -> int:
+    """A duration limit: 0 would forbid any travel, so it must be positive."""
+    if value == 0 and not isinstance(value, bool):
+        raise ProblemError(path, "must be positive (0 leaves no time to travel); leave it out "
+                                 "for no limit")
+    return _time(value, path)
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
@@ -266,7 +274,7 @@ class _Reader:
             start=self.loc_ids(_field(obj, "start", path), f"{path}.start"),
             end=None if end is None else self.loc_ids(end, f"{path}.end"),
             shift=self.window(obj, "shift", path),
-            max_duration_s=None if max_dur is None else _time(max_dur, f"{path}.max_duration_s"),
+            max_duration_s=None if max_dur is None else _limit(max_dur, f"{path}.max_duration_s"),
             breaks=tuple(self.brk(b, f"{path}.breaks[{i}]") for i, b in enumerate(breaks)),
         )
 
@@ -283,9 +291,10 @@ class _Reader:
                                for k in _REQUEST_TIMES}
         opt["penalty"] = _int(_field(obj, "penalty", path, 0), f"{path}.penalty",
                               maximum=MAX_COST)
-        for key in ("max_ride_s", "max_wait_s"):
-            if obj.get(key) is not None:
-                opt[key] = _time(obj[key], f"{path}.{key}")
+        if obj.get("max_ride_s") is not None:
+            opt["max_ride_s"] = _limit(obj["max_ride_s"], f"{path}.max_ride_s")
+        if obj.get("max_wait_s") is not None:
+            opt["max_wait_s"] = _time(obj["max_wait_s"], f"{path}.max_wait_s")
         if obj.get("max_detour") is not None:
             opt["max_detour"] = _num(obj["max_detour"], f"{path}.max_detour", 1.0, 100)
         if obj.get("return_of") is not None:

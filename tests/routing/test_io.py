@@ -96,6 +96,8 @@ def _broken(example: dict[str, Any], path: list[Any], value: Any) -> dict[str, A
     (["requests", 2, "allowed_vehicles"], ["van-9"], "requests[2].allowed_vehicles[0]"),
     (["requests", 2, "optional"], "yes", "requests[2].optional"),
     (["requests", 0, "max_ride_s"], 10**30, "requests[0].max_ride_s"),
+    (["requests", 0, "max_ride_s"], 0, "requests[0].max_ride_s"),
+    (["vehicles", 1, "max_duration_s"], 0, "vehicles[1].max_duration_s"),
     (["durations", "car", 0, 1], 10**20, "durations.car[0][1]"),
     (["distances", "car", 0, 1], float("inf"), "distances.car[0][1]"),
     (["vehicle_types", 0, "speed_factor"], 0, "vehicle_types[0].speed_factor"),
