@@ -165,31 +165,41 @@ def road_paths(result: SimulationResult, road: RoadGraph) -> dict[int, list[tupl
     nearest the two stops (the matrices snap to edges, so a leg's ends may differ from
     the drawing by part of an edge).
     """
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import dijkstra
-
     from maps.snap import snap_points
 
     day = result.day
     node = snap_points(road, day.lonlat).node
     legs = {tr.vehicle: [int(node[i]) for i in (day.depot, *(x.location for x in tr.stops))]
             for tr in result.traces if tr.stops}
-    sources = sorted({a for seq in legs.values() for a in seq[:-1]})
+    lines = node_paths(road, list(legs.values()))
+    return {k: line for k, line in zip(legs, lines, strict=True) if line}
+
+
+def node_paths(road: RoadGraph, legs: list[list[int]]) -> list[list[tuple[float, float]]]:
+    """Return, per sequence of graph nodes, the lon/lat line of the fastest paths
+    through them along the roads (empty for a sequence of fewer than two nodes)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    sources = sorted({a for seq in legs for a in seq[:-1]})
     if not sources:
-        return {}
+        return [[] for _ in legs]
     n = len(road.lon)
     graph = csr_matrix((road.travel_s.astype(np.float64), (road.tail, road.head)), shape=(n, n))
     _, pred = dijkstra(graph, indices=sources, return_predecessors=True)
     row = {s: k for k, s in enumerate(sources)}
-    out: dict[int, list[tuple[float, float]]] = {}
-    for k, seq in legs.items():
+    out: list[list[tuple[float, float]]] = []
+    for seq in legs:
+        if len(seq) < 2:
+            out.append([])
+            continue
         pts: list[int] = [seq[0]]
         for a, b in pairwise(seq):
             back = [b]
             while back[-1] != a and pred[row[a], back[-1]] >= 0:
                 back.append(int(pred[row[a], back[-1]]))
             pts.extend(reversed(back[:-1]) if back[-1] == a else [b])
-        out[k] = polyline(road, pts)
+        out.append(polyline(road, pts))
     return out
 
 
