@@ -17,10 +17,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.routes import plans, rides, service, vehicles
+from api.routes import console, plans, rides, service, vehicles
 from api.service import ServiceSetup, TenantService, setup_from_region
 from api.settings import Settings
 from dispatch.errors import (
@@ -182,10 +184,12 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(DispatchError, _on_dispatch)
     app.add_exception_handler(RoutingError, _on_dispatch)
-    for r in (service.router, rides.router, vehicles.router, plans.router):
+    for r in (service.router, rides.router, vehicles.router, plans.router, console.router):
         app.include_router(r)
+    app.mount("/console", StaticFiles(directory=console.WEB, html=True), name="console")
     if cfg.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cfg.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["*"])
+    app.add_middleware(GZipMiddleware, minimum_size=4096)  # the road map; not event streams
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     return app
