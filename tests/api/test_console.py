@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from services import free_port, missing
 
 from api.app import create_app
 from api.service import setup_from_region
 from api.settings import Settings
 from dispatch.store import Store
 from maps.region import default_region
-from services import free_port, missing
 
 DAY = date(2026, 12, 2)
 #: Chromium flags for a closed network, as root, without a GPU (software WebGL).
