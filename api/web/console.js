@@ -10,7 +10,10 @@ const TEXT = {
         bookbtn: "空きを確認", confirm: "確定", decline: "辞退", kpis: "本日の指標",
         requests: "予約一覧", id: "番号", status: "状態", pickup: "乗車時間帯",
         offer: "提案", rejected: "お受けできません", vehicle: "車両", lang: "English",
-        requests_n: "予約数", kept: "約束遵守率", km: "走行距離 km", noMap: "地図を表示できません" },
+        requests_n: "予約数", kept: "約束遵守率", km: "走行距離 km", noMap: "地図を表示できません",
+        st_requested: "受付", st_offered: "提案中", st_confirmed: "確定", st_assigned: "配車済",
+        st_picked_up: "乗車中", st_dropped_off: "降車済", st_rejected: "お断り",
+        st_cancelled: "取消", st_declined: "辞退", st_expired: "期限切れ", st_no_show: "不在" },
   en: { title: "dispatch console", key: "API key", book: "Book a ride", rider: "Rider", origin: "From",
         destination: "To", time: "Time", arriveby: "arrive by this time (appointments)", seats: "Seats",
         wheelchair: "Wheelchair", mapclick: "Click the map to set the nearest boarding point as from / to",
@@ -27,6 +30,7 @@ const state = { lang: "ja", stops: [], requests: new Map(), offer: null, day: nu
                 map: null, mapReady: false, pickNext: "origin", n: 0 };
 const $ = (id) => document.getElementById(id);
 const t = (k) => TEXT[state.lang][k] || k;
+const st = (s) => TEXT[state.lang][`st_${s}`] || s.replace("_", " ");
 
 function key() { return $("key").value.trim(); }
 
@@ -75,7 +79,7 @@ function renderRequests() {
     tr.dataset.id = r.id;
     tr.dataset.status = r.status;
     const w = r.offer ? `${hhmm(r.offer.pickup_window.earliest)}–${hhmm(r.offer.pickup_window.latest)}` : "";
-    for (const v of [r.id, r.rider, r.status, w]) {
+    for (const v of [r.id, r.rider, st(r.status), w]) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.append(td);
@@ -114,7 +118,7 @@ async function refreshKpis() {
     const k = await api("GET", "/v1/kpis");
     const kept = k.promises_kept_share === null ? "n/a" : `${(100 * k.promises_kept_share).toFixed(1)} %`;
     const rows = [[t("requests_n"), k.requests], [t("kept"), kept], [t("km"), k.vehicle_km],
-                  ...Object.entries(k.by_status)];
+                  ...Object.entries(k.by_status).map(([s, n]) => [st(s), n])];
     $("kpis").replaceChildren(...rows.flatMap(([a, b]) => {
       const dt = document.createElement("dt"); dt.textContent = a;
       const dd = document.createElement("dd"); dd.textContent = b;
