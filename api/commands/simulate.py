@@ -163,11 +163,14 @@ def _read_inputs(o: RunOptions) -> tuple[FleetSpec | None, TripsFile | None]:
 
 
 def _check_combinations(o: RunOptions) -> None:
+    from api.inputs import InputError, check_region_files
+
     r = o.region
-    if r.osm is None and (r.gtfs or r.population or r.pois):
-        raise _fail("--gtfs/--population/--pois need --osm (the built-in region has its own)")
-    if r.osm is not None and not r.osm.is_file():
-        raise _fail(f"--osm {r.osm}: file not found")
+    try:
+        # File kinds sniffed from their bytes, before the slow road build.
+        check_region_files(r.osm, gtfs=r.gtfs, population=r.population, pois=r.pois)
+    except InputError as exc:
+        raise _fail(str(exc)) from None
     if o.trips is not None and o.requests is not None:
         raise _fail("--requests cannot be combined with --trips (the file gives the rides)")
     if o.trips is not None and o.deliveries:
@@ -319,6 +322,12 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
     if p.depot is not None:
         _check_depot(region, p.depot)
     inputs: dict[str, Any] = {"region": region.name}
+    if p.region.osm is not None:
+        from api.inputs import region_warnings
+
+        for line in region_warnings(region, gtfs=p.region.gtfs,
+                                    population=p.region.population, pois=p.region.pois):
+            typer.echo(f"warning: {line}", err=True)
     _progress(f"region ready in {time.perf_counter() - t0:.1f} s; preparing demand ...")
     day = _trip_day(p, region, inputs) if p.trips is not None else _generated_day(p, region)
     _progress(f"{len(day.rides)} rides, {len(day.deliveries)} deliveries on "

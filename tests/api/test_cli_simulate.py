@@ -204,8 +204,14 @@ def _toml(tmp_path: Path, text: str) -> Path:
     (["--trips", str(OAKLAND)], "not UTF-8 text"),
     (["--trips", str(TRIPS), "--requests", "5"], "--requests cannot be combined with --trips"),
     (["--trips", str(TRIPS), "--deliveries", "5"], "--deliveries cannot be combined"),
-    (["--pois", str(HOSPITALS)], "--gtfs/--population/--pois need --osm"),
-    (["--osm", "{tmp}/none.osm"], "--osm {tmp}/none.osm: file not found"),
+    (["--pois", str(HOSPITALS)], "--pois/--no-fly need --osm"),
+    (["--osm", "{tmp}/none.osm"], "--osm {tmp}/none.osm: no such file"),
+    (["--osm", str(TRIPS)], "not an OpenStreetMap file"),
+    (["--osm", str(OAKLAND), "--pois", str(TRIPS)], "--pois"),
+    (["--osm", str(OAKLAND), "--gtfs", str(HOSPITALS)], "not a zip file"),
+    (["--osm", str(OAKLAND), "--population", str(HOSPITALS)], "not a CP932"),
+    (["--osm", str(OAKLAND), "--population", str(ROOT / "tests" / "data" / "instances" /
+                                                "lc101.txt")], "not an e-Stat 500 m mesh"),
     (["--out", "{tmp}/file.txt/sub"], "cannot write there"),
     (["--out", "{tmp}/file.txt"], "exists and is not a directory"),
 ])
