@@ -203,6 +203,8 @@ def plan_run(o: RunOptions) -> Plan:
                     f"({values['vehicles']})")
     if trips is not None:
         _report_bad_rows(f"--trips {o.trips}", trips.bad_rows, len(trips.trips), o.on_bad_row)
+    if fleet is not None and trips is None:
+        _check_shift(o.fleet, fleet)
     depot = _parse_depot(o.depot) if o.depot is not None else (
         fleet.depot_lonlat if fleet is not None else None)
     return Plan(seed=o.seed, requests=o.requests if o.requests is not None else (
@@ -211,6 +213,23 @@ def plan_run(o: RunOptions) -> Plan:
                 breakdowns=o.breakdowns, depot=depot,
                 shift=(fleet.shift_start_s, fleet.shift_end_s) if fleet else (None, None),
                 trips=trips, on_bad_row=o.on_bad_row, region=o.region, **values)
+
+
+def _check_shift(path: Path | None, fleet: FleetSpec) -> None:
+    """A generated day needs 4 service hours (appointments and their returns)."""
+    from dispatch.demand import DemandConfig
+
+    d = DemandConfig()
+    start = d.service_start_s if fleet.shift_start_s is None else fleet.shift_start_s
+    end = d.service_end_s if fleet.shift_end_s is None else fleet.shift_end_s
+    a = f"{start // 3600:02d}:{start % 3600 // 60:02d}"
+    b = f"{end // 3600:02d}:{end % 3600 // 60:02d}"
+    if end <= start:
+        raise _fail(f"--fleet {path}: shift.start {a} is not before the service end {b} "
+                    "(shift.end, or the default)")
+    if end - start < 4 * 3600:
+        raise _fail(f"--fleet {path}: shift {a}-{b} is shorter than the 4 hours a generated "
+                    "day needs (appointments and their returns)")
 
 
 def _report_bad_rows(source: str, bad: tuple[BadRow, ...] | list[BadRow], n_good: int,
@@ -302,10 +321,14 @@ def _generated_day(p: Plan, region: Region) -> DemandDay:
         raise _fail(f"--deliveries {deliveries}: the region has no hospital or other POI to "
                     "ship from; give --pois or --deliveries 0")
     cfg = DemandConfig(seed=p.seed, n_requests=p.requests, n_deliveries=deliveries)
-    start, end = p.shift
-    if start is not None or end is not None:
-        cfg = replace(cfg, service_start_s=cfg.service_start_s if start is None else start,
-                      service_end_s=cfg.service_end_s if end is None else end)
+    if p.shift != (None, None):
+        start = cfg.service_start_s if p.shift[0] is None else p.shift[0]
+        end = cfg.service_end_s if p.shift[1] is None else p.shift[1]
+        # Appointments stay inside the service hours, with room for the return trip.
+        cfg = replace(cfg, service_start_s=start, service_end_s=end,
+                      appointment_min_s=max(cfg.appointment_min_s, start + 3600),
+                      appointment_max_s=max(max(cfg.appointment_min_s, start + 3600),
+                                            min(cfg.appointment_max_s, end - 9000)))
     return generate_day(sources, cfg)
 
 

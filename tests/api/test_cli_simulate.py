@@ -199,6 +199,9 @@ def _toml(tmp_path: Path, text: str) -> Path:
     (["--fleet", str(TRIPS)], "fleet file must be .toml or .json"),
     (["--fleet", "{fleet:[buses]\ncount = 0\n}"], "buses.count must be at least 1"),
     (["--fleet", "{fleet:[buses\n}"], "not a valid TOML fleet file"),
+    (["--fleet", "{fleet:[shift]\nstart = \"10:00\"\nend = \"12:00\"\n}"],
+     "shift 10:00-12:00 is shorter than the 4 hours"),
+    (["--fleet", "{fleet:[shift]\nstart = \"17:30\"\n}"], "is not before the service end 17:00"),
     (["--trips", "{tmp}/none.csv"], "trip file not found"),
     (["--trips", str(FLEET)], "not a trip CSV"),
     (["--trips", str(OAKLAND)], "not UTF-8 text"),
@@ -253,3 +256,18 @@ def test_demo_end_to_end(app: typer.Typer, tmp_path: Path) -> None:
     assert len(report["records"]) == 180
     page = (out / "map.html").read_text(encoding="utf-8")
     assert "<svg" in page and "OpenStreetMap contributors" in page and "e-Stat" in page
+
+
+def test_fleet_shift_sets_the_service_hours(app: typer.Typer, tmp_path: Path) -> None:
+    fleet = _toml(tmp_path, '[buses]\ncount = 2\n[shift]\nstart = "10:00"\nend = "15:00"\n')
+    out = tmp_path / "o"
+    res = _run(app, "simulate", "--fleet", fleet, "--requests", "30", "--deliveries", "3",
+               "--out", out)
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    assert [v["id"] for v in report["vehicles"]] == ["bus1", "bus2", "van1"]
+    rides = [r for r in report["records"] if r["kind"] == "ride"]
+    wanted = [r["requested_pickup_s"] if r["requested_pickup_s"] is not None
+              else r["arrive_by_s"] for r in rides]
+    assert len(wanted) == 30
+    assert all(10 * 3600 <= t <= 15 * 3600 for t in wanted), wanted
