@@ -280,14 +280,19 @@ def _reason(cp: CompiledProblem, lns: Lns, u: int) -> str:
 def _finish(
     problem: Problem, cp: CompiledProblem, routes: list[Route], stats: SolveStats, t0: float
 ) -> Solution:
+    from routing.reach import unreachable_items
+
     lns = Lns(cp)
     served_r = {v.ref for r in routes for v in r.visits if v.kind.value == "pickup"}
     served_j = {v.ref for r in routes for v in r.visits if v.kind.value == "job"}
-    unassigned = [Unassigned(kind=ItemKind.REQUEST, ref=i, reason=_reason(cp, lns, i))
-                  for i in range(len(problem.requests)) if i not in served_r]
-    unassigned += [Unassigned(kind=ItemKind.JOB, ref=j,
-                              reason=_reason(cp, lns, cp.n_requests + j))
-                   for j in range(len(problem.jobs)) if j not in served_j]
+    left = ([("request", i) for i in range(len(problem.requests)) if i not in served_r]
+            + [("job", j) for j in range(len(problem.jobs)) if j not in served_j])
+    no_path = unreachable_items(problem) if left else {}
+    unassigned = [Unassigned(
+        kind=ItemKind.REQUEST if kind == "request" else ItemKind.JOB, ref=i,
+        reason=no_path.get((kind, i)) or _reason(
+            cp, lns, i if kind == "request" else cp.n_requests + i))
+        for kind, i in left]
     return Solution(routes=tuple(sorted(routes, key=lambda r: r.vehicle)),
                     unassigned=tuple(unassigned), engine=stats.engine,
                     runtime_s=time.perf_counter() - t0)

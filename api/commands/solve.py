@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from enum import StrEnum
@@ -167,58 +166,6 @@ def _read_problem_json(path: Path) -> Any:
         raise _fail(f"{path}: JSON nested too deeply") from None
 
 
-def unreachable_items(problem: Problem) -> dict[tuple[str, int], str]:
-    """Find the requests and jobs that no allowed vehicle can reach at all.
-
-    A location is reachable from another when a chain of finite matrix entries joins
-    them (the route may pass other locations on the way).
-
-    Returns
-    -------
-    dict
-        ``(kind, index) -> reason`` with ``kind`` ``"request"`` or ``"job"``; the reason
-        names two locations with no path between them (from the vehicle's start, between
-        pickup and drop-off, or to its end) on every allowed vehicle's profile.
-    """
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import breadth_first_order
-
-    from routing.model import UNREACHABLE
-
-    graphs = {p: csr_matrix(m < UNREACHABLE) for p, m in problem.durations.items()}
-    seen: dict[tuple[str, int], set[int]] = {}
-
-    def reaches(profile: str, a: int, b: int) -> bool:
-        if (profile, a) not in seen:
-            order = breadth_first_order(graphs[profile], a, return_predecessors=False)
-            seen[profile, a] = {int(x) for x in order}
-        return b in seen[profile, a]
-
-    def gap(k: int, stops: tuple[int, ...]) -> tuple[int, int] | None:
-        v = problem.vehicles[k]
-        profile = str(problem.vehicle_type(k).profile)
-        path = (v.start, *stops) + (() if v.end is None else (v.end,))
-        return next(((a, b) for a, b in itertools.pairwise(path)
-                     if not reaches(profile, a, b)), None)
-
-    def name(i: int) -> str:
-        return problem.locations[i].name or str(i)
-
-    items: list[tuple[str, int, tuple[int, ...], tuple[int, ...] | None]] = [
-        ("request", i, (r.pickup, r.dropoff), r.allowed_vehicles)
-        for i, r in enumerate(problem.requests)]
-    items += [("job", j, (x.location,), x.allowed_vehicles) for j, x in enumerate(problem.jobs)]
-    out: dict[tuple[str, int], str] = {}
-    for kind, i, stops, allowed in items:
-        gaps = [gap(k, stops) for k in (range(len(problem.vehicles)) if allowed is None
-                                         else allowed)]
-        found = [g for g in gaps if g is not None]
-        if gaps and len(found) == len(gaps):
-            a, b = found[0]
-            out[kind, i] = f"unreachable: no path from {name(a)} to {name(b)}"
-    return out
-
-
 def _check_osm_use(osm: Path | None, data: Any) -> None:
     """Check ``--osm`` before the (slow) road build; warn when the JSON makes it unused."""
     from api.inputs import InputError, check_osm
@@ -265,6 +212,7 @@ def solve_problem(
     from routing.check import check
     from routing.errors import ProblemError
     from routing.io import plan_to_dict, problem_from_dict
+    from routing.reach import unreachable_items
 
     _check_limits(time_limit, seed)
     data = _read_problem_json(problem_path)
@@ -279,7 +227,7 @@ def solve_problem(
         raise _fail(f"{problem_path}: {exc}") from None
     if not problem.requests and not problem.jobs:
         _warn(f"{problem_path}: the problem has no requests and no jobs; the plan is empty")
-    no_path = unreachable_items(problem)
+    no_path = unreachable_items(problem)  # the solver gives them the same reason
     if no_path:
         ids = [problem.requests[i].id if k == "request" else problem.jobs[i].id
                for k, i in no_path]
@@ -289,10 +237,6 @@ def solve_problem(
     solution = _run_solver(problem, time_limit, seed, "distance")
     violations = check(problem, solution)
     plan = plan_to_dict(problem, solution, feasible=not violations)
-    by_id = {(problem.requests[i].id if k == "request" else problem.jobs[i].id): why
-             for (k, i), why in no_path.items()}
-    for u in plan["unassigned"]:
-        u["reason"] = by_id.get(u["id"], u["reason"])
     _write_plan(plan, out)
     s = plan["summary"]
     typer.echo(f"{s['served']} served, {s['unassigned']} unassigned, {s['vehicles']} vehicles, "

@@ -281,3 +281,30 @@ def test_bad_parameters_raise() -> None:
         SolveParams(engine="gurobi")
     with pytest.raises(ValueError, match="objective"):
         SolveParams(objective="time")
+
+
+def test_work_no_vehicle_can_reach_is_unassigned_as_unreachable() -> None:
+    """A home cut off from the depot (no path in the matrix) is 'unreachable', not late."""
+    from routing.io import problem_from_dict
+
+    inf = None  # no path
+    problem = problem_from_dict({
+        "dimensions": ["seats"],
+        "locations": [{"id": "depot", "lon": 130.70, "lat": 32.80},
+                      {"id": "home", "lon": 130.71, "lat": 32.80},
+                      {"id": "island", "lon": 130.72, "lat": 32.80},
+                      {"id": "clinic", "lon": 130.73, "lat": 32.80}],
+        "durations": {"car": [[0, 300, inf, 600], [300, 0, inf, 300], [inf, inf, 0, inf],
+                              [600, 300, inf, 0]]},
+        "distances": {"car": [[0, 3000, inf, 6000], [3000, 0, inf, 3000],
+                              [inf, inf, 0, inf], [6000, 3000, inf, 0]]},
+        "vehicle_types": [{"id": "bus", "capacity": [4]}],
+        "vehicles": [{"id": "b1", "type": "bus", "start": "depot", "end": "depot"}],
+        "requests": [
+            {"id": "ok", "pickup": "home", "dropoff": "clinic", "load": {"seats": 1}},
+            {"id": "cut", "pickup": "island", "dropoff": "clinic", "load": {"seats": 1}}],
+    })
+    sol = solve(problem, SolveParams(time_limit_s=2, engine="lns"))
+    reasons = {problem.requests[u.ref].id: u.reason for u in sol.unassigned}
+    assert set(reasons) == {"cut"}
+    assert reasons["cut"].startswith("unreachable: no path from depot to island"), reasons
