@@ -266,6 +266,8 @@ class SimulationResult:
     table: TravelTable
     notes: tuple[str, ...] = ()
     accepted: Mapping[str, Offer] = field(default_factory=dict)
+    #: The engine after the day: its command log replays the day (``Engine.replay``).
+    engine: Engine | None = None
 
 
 def clock(t: int) -> str:
@@ -658,4 +660,4 @@ def simulate_day(day: DemandDay, table: TravelTable, config: SimulationConfig | 
         day=day, config=cfg, records=records, traces=traces,
         offer_latency_ms=tuple(st.latencies), reopt_runs=st.reopt_runs,
         reopt_adopted=st.reopt_adopted, wall_s=wall, table=table, notes=day.notes,
-        accepted=dict(st.accepted))
+        accepted=dict(st.accepted), engine=st.engine)
