@@ -56,7 +56,7 @@ from dispatch.demand import (  # noqa: E402
     sources_from_region,
     travel_table_for_day,
 )
-from dispatch.engine import DispatchConfig  # noqa: E402
+from dispatch.engine import DispatchConfig, Engine  # noqa: E402
 from dispatch.kpi import compute_kpis  # noqa: E402
 from dispatch.network import TravelTable  # noqa: E402
 from dispatch.reoptimize import ReoptParams  # noqa: E402
@@ -318,6 +318,19 @@ def offers_during_reopt(day: DemandDay, table: TravelTable, sim: SimulationConfi
 
 
 # --------------------------------------------------------------------------- main
+def replay_day(result: SimulationResult) -> dict[str, Any]:
+    """Rebuild the online day from its JSON command log; time it and compare the state."""
+    eng = result.engine
+    assert eng is not None
+    log = json.loads(json.dumps([c.to_dict() for c in eng.commands]))
+    fleet = [eng.vehicle_spec(k) for k in range(eng.n_vehicles)]
+    t0 = time.perf_counter()
+    again = Engine.replay(eng.table, fleet, eng.config, log, start_s=eng.start_s)
+    replay_s = time.perf_counter() - t0
+    return {"replay_identical": again.to_dict() == eng.to_dict(), "replay_s": replay_s,
+            "replay_commands": len(log)}
+
+
 def run(sizes: Sizes, seed: int, reopt: ReoptBench | None = None) -> dict[str, Any]:
     """Run every measurement and return the JSON figures."""
     reopt = reopt or ReoptBench()
@@ -342,6 +355,10 @@ def run(sizes: Sizes, seed: int, reopt: ReoptBench | None = None) -> dict[str, A
     lat = list(result.offer_latency_ms)
     _log(f"online: served {len(served)}, {kpis['vehicle_km']:.1f} km, "
          f"wall {result.wall_s:.1f} s")
+
+    replay = replay_day(result)
+    _log(f"replayed {replay['replay_commands']} commands in {replay['replay_s']:.1f} s, "
+         f"identical: {replay['replay_identical']}")
 
     star_km, direct_km = no_pooling_km(day, table, served)
     chained = no_pooling_chained(problem_from_day(day, table, sizes.vehicles, sim, served),
@@ -415,6 +432,7 @@ def run(sizes: Sizes, seed: int, reopt: ReoptBench | None = None) -> dict[str, A
         "reopt_merge_ms_max_thread": thr["merge_ms_max"],
         "load_average_1min": [load_before,
                               os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan],
+        **replay,
         "total_wall_s": time.perf_counter() - t0,
     }
 
@@ -453,6 +471,8 @@ def table_text(r: dict[str, Any]) -> str:
         f"{r['online_served_share']:.1%} | {r['direct_only_km']:.1f} | "
         f"{km_per(r['direct_only_km'], r['online_served'])} |",
         "",
+        f"replay of the day's {r['replay_commands']} logged commands: {r['replay_s']:.1f} s, "
+        f"state identical: {r['replay_identical']}",
         f"simulation wall time {r['sim_wall_s']:.1f} s (travel table {r['table_s']:.1f} s, "
         f"re-optimizations {r['reopt_runs']}, adopted {r['reopt_adopted']}); "
         f"promises kept {r['online_promises_kept_share']:.1%}, "
