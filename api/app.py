@@ -8,6 +8,8 @@ caller may not see, 409 for conflicts, 413 for a body over the size limit.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.routes import console, plans, rides, service, vehicles
@@ -131,6 +134,17 @@ class _TooLargeError(Exception):
     pass
 
 
+async def _reoptimize_forever(services: dict[str, TenantService], every_s: float) -> None:
+    """Merge finished re-optimizations and start due ones, off the request path."""
+    while True:
+        await asyncio.sleep(min(1.0, every_s / 4))
+        for svc in services.values():
+            try:
+                await run_in_threadpool(svc.tick)
+            except Exception:  # a failed run must never take the service down
+                logger.exception("re-optimization of tenant %s failed", svc.tenant)
+
+
 def _load_region(settings: Settings) -> Any:
     from maps.region import default_region, region_from_files
 
@@ -169,11 +183,22 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
             timezone=cfg.timezone)
         app.state.store = st
         app.state.region = reg
-        app.state.services = {cfg.tenant: TenantService(cfg.tenant, built, st,
-                                                        clock=cfg.clock)}
+        services = {cfg.tenant: TenantService(cfg.tenant, built, st, clock=cfg.clock)}
+        app.state.services = services
         logger.info("serving tenant %s with %d boarding points", cfg.tenant,
                     len(built.places) - 1)
+        ticker = None
+        if cfg.reopt_every_s > 0:
+            for svc in services.values():
+                svc.start_reoptimizer(cfg.reopt_every_s, cfg.reopt_time_limit_s)
+            ticker = asyncio.create_task(_reoptimize_forever(services, cfg.reopt_every_s))
         yield
+        if ticker is not None:  # graceful: in-flight commands finish, then the worker stops
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        for svc in services.values():
+            svc.close()
         if store is None:
             st.close()
 

@@ -14,15 +14,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
+from dispatch.background import BackgroundReoptimizer
 from dispatch.engine import DispatchConfig, Engine, StopOption, VehicleSpec
 from dispatch.errors import InvalidRequestError
 from dispatch.network import TravelTable, table_from_points
+from dispatch.reoptimize import ReoptParams, ReoptResult
 from dispatch.store import Store
 
 logger = logging.getLogger(__name__)
@@ -107,6 +110,44 @@ class TenantService:
         self.engine: Engine = store.recover(tenant, setup.table, setup.fleet, setup.config,
                                             start_s=setup.start_s)
         self.by_id = {p.id: p for p in setup.places}
+        self.reopt: BackgroundReoptimizer | None = None
+        self.reopt_every_s = 0.0
+        self._reopt_started = monotonic()
+        self.reopt_last: ReoptResult | None = None
+
+    # ------------------------------------------------------------ re-optimization
+    def start_reoptimizer(self, every_s: float, time_limit_s: float) -> None:
+        """Re-optimize every ``every_s`` seconds in a worker process, off the request path.
+
+        The worker is a fresh interpreter (``spawn``: this process runs threads); each
+        run snapshots under the lock (milliseconds), solves in the worker, and is
+        merged under the lock by :meth:`tick`.
+        """
+        self.reopt = BackgroundReoptimizer(
+            self.engine, ReoptParams(time_limit_s=time_limit_s), start_method="spawn")
+        self.reopt_every_s = every_s
+        self._reopt_started = monotonic()
+
+    def tick(self) -> ReoptResult | None:
+        """Merge a finished run and start the next when it is due; return the merged one."""
+        if self.reopt is None:
+            return None
+        with self.lock:
+            res = self.reopt.poll()
+            if res is not None:
+                self.reopt_last = res
+            due = monotonic() - self._reopt_started >= self.reopt_every_s
+            if due and not self.reopt.running and any(
+                    len(p.stops) > p.n_locked for p in self.engine.live_plans()):
+                self._reopt_started = monotonic()
+                self.reopt.start()
+        return res
+
+    def close(self) -> None:
+        """Stop the re-optimization worker (a run in flight is dropped)."""
+        if self.reopt is not None:
+            with self.lock:
+                self.reopt.close()
 
     # ------------------------------------------------------------ commands
     def run(self, call: Callable[[Engine], T]) -> T:

@@ -15,7 +15,8 @@ class Settings:
 
     ``clock="wall"`` (the default) runs the engine on the wall clock: before each
     command it advances to now. ``clock="manual"`` moves it only through
-    ``POST /v1/clock`` (tests, replays, training).
+    ``POST /v1/clock`` (tests, replays, training). Re-optimization runs every
+    ``reopt_every_s`` seconds of wall time in a worker process (0: never).
     """
 
     database_url: str | None = None
@@ -29,6 +30,8 @@ class Settings:
     timezone: str = "Asia/Tokyo"
     service_date: date | None = None
     clock: str = "wall"
+    reopt_every_s: float = 300.0
+    reopt_time_limit_s: float = 5.0
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1_000_000
     extra: dict[str, str] = field(default_factory=dict)
@@ -42,6 +45,10 @@ class Settings:
             raise ValueError(msg)
         if not 1 <= self.max_stops <= 5000:
             msg = f"max_stops must be 1 to 5000, got {self.max_stops}"
+            raise ValueError(msg)
+        if not 0 <= self.reopt_every_s <= 24 * 3600 or not 0 < self.reopt_time_limit_s <= 600:
+            msg = (f"reopt_every_s must be 0 to 86400 and reopt_time_limit_s 0 to 600, got "
+                   f"{self.reopt_every_s} and {self.reopt_time_limit_s}")
             raise ValueError(msg)
         ZoneInfo(self.timezone)  # raises for an unknown zone
 

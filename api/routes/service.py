@@ -74,8 +74,15 @@ def get_kpis(caller: CallerDep) -> dict[str, Any]:
         for r in recs:
             by[str(r.status)] = by.get(str(r.status), 0) + 1
         kept = [r.promise_kept for r in recs if r.promise_kept is not None]
+        bg = svc.reopt
+        last = svc.reopt_last
         return {"now": svc.to_time(eng.now).isoformat(), "requests": len(recs),
                 "by_status": by,
+                "reoptimizations": 0 if bg is None else bg.runs,
+                "reoptimizations_adopted": 0 if bg is None else bg.adopted,
+                "last_reoptimization": None if last is None else {
+                    "adopted": last.adopted, "reason": last.reason, "method": last.method,
+                    "cost_before": last.cost_before, "cost_after": last.cost_after},
                 "promises_kept_share": (sum(kept) / len(kept)) if kept else None,
                 "vehicle_km": round(sum(eng.vehicle_km(k) for k in range(eng.n_vehicles)), 3)}
 

@@ -275,3 +275,33 @@ def test_concurrent_bookings_and_confirmations_never_overbook(api: Api) -> None:
     confirmed = sum(1 for _, c in codes if c == 200)
     assert confirmed == sum(1 for r in eng.records() if r.status.value == "assigned")
     assert 0 < confirmed <= 3 * 8 * 4  # three buses of 8 seats, a few rounds at most
+
+
+@pytest.mark.slow
+def test_reoptimization_runs_off_the_request_path(setup: ServiceSetup, tmp_path: Any) -> None:
+    """A worker process re-optimizes on its cadence while bookings go on; its results are
+    merged by the service and reported in the KPIs."""
+    import time
+
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    app = create_app(Settings(tenant="demo", clock="manual", service_date=DAY,
+                              reopt_every_s=0.5, reopt_time_limit_s=0.5),
+                     setup=setup, store=store, region=default_region())
+    with TestClient(app) as client:
+        a = Api(client, store)
+        a.post("/v1/clock", json={"to": "2026-12-02T08:00:00+09:00"})
+        for n, (o, d) in enumerate([("stop-0", "hospital-0"), ("stop-5", "hospital-3"),
+                                    ("stop-9", "stop-2"), ("stop-12", "hospital-7")]):
+            a.post("/v1/ride-requests", json=_ride(f"q{n}", o, d, at=f"1{n}:00"))
+            a.post(f"/v1/ride-requests/q{n}/confirm")
+        deadline = time.monotonic() + 120  # the worker is a fresh interpreter: it imports
+        kpis = a.get("/v1/kpis").json()
+        while kpis["reoptimizations"] == 0 and time.monotonic() < deadline:
+            assert a.post("/v1/ride-requests", json=_ride(f"w{int(time.monotonic() * 10)}",
+                                                          at="15:00")).status_code == 201
+            time.sleep(0.5)
+            kpis = a.get("/v1/kpis").json()
+        assert kpis["reoptimizations"] >= 1, kpis
+        assert kpis["last_reoptimization"]["reason"]
+        assert kpis["by_status"]["assigned"] >= 4  # every confirmed ride still planned
+    store.close()
