@@ -21,9 +21,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.routes import console, plans, rides, service, vehicles
 from api.service import ServiceSetup, TenantService, setup_from_region
@@ -74,11 +76,15 @@ async def _on_validation(_req: Request, exc: Exception) -> JSONResponse:
     return problem(422, f"{first['field']}: {first['problem']}", errors=errors)
 
 
-async def _on_http(_req: Request, exc: Exception) -> JSONResponse:
+async def _on_http(req: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     resp = problem(exc.status_code, str(exc.detail))
     for k, v in (exc.headers or {}).items():
         resp.headers[k] = v
+    if exc.status_code == 405:  # every method of every route on this path, not the first's
+        allowed = {m for r in req.app.routes if isinstance(r, APIRoute)
+                   and r.matches(req.scope)[0] is not Match.NONE for m in r.methods}
+        resp.headers["Allow"] = ", ".join(sorted(allowed))
     return resp
 
 
@@ -154,6 +160,32 @@ def _load_region(settings: Settings) -> Any:
                              population=settings.population, pois=list(settings.pois))
 
 
+def _with_problems(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """Return an OpenAPI generator that documents the problem-details error responses."""
+    from fastapi.openapi.utils import get_openapi
+
+    from api.schemas import Problem
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = get_openapi(title=app.title, version=app.version,
+                           description=app.description, routes=app.routes)
+        comps = spec.setdefault("components", {}).setdefault("schemas", {})
+        comps["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        comps.update(comps["Problem"].pop("$defs", {}))
+        content = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path in spec.get("paths", {}).values():
+            for op in path.values():
+                responses = op.setdefault("responses", {})
+                for code in ("400", "401", "403", "404", "405", "409", "413", "422", "503"):
+                    responses[code] = {"description": _TITLES[int(code)], "content": content}
+        app.openapi_schema = spec
+        return spec
+
+    return openapi
+
+
 def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None = None,
                store: Store | None = None, region: Any = None) -> FastAPI:
     """Return the dispatch service.
@@ -205,6 +237,7 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
     app = FastAPI(title="Hakobu dispatch API", version="1", lifespan=lifespan,
                   description="Ride requests, vehicles and the live plan of an on-demand "
                               "transport service. Times are ISO 8601 with time zone.")
+    app.openapi = _with_problems(app)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(DispatchError, _on_dispatch)

@@ -9,10 +9,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    model_validator,
+)
 
 Lon = Annotated[float, Field(ge=-180, le=180, description="longitude, WGS84")]
 Lat = Annotated[float, Field(ge=-90, le=90, description="latitude, WGS84")]
+
+
+def _iso_text(v: object) -> object:
+    if not isinstance(v, str):
+        msg = "must be an ISO 8601 string with a time zone, e.g. 2026-12-02T09:30:00+09:00"
+        raise ValueError(msg)
+    return v
+
+
+#: A time at the boundary: ISO 8601 text with a time zone (no bare numbers).
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 Id = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
 
@@ -50,11 +69,11 @@ class RideRequestIn(_Strict):
     rider: Annotated[str, Field(min_length=1, max_length=100)]
     origin: Point
     destination: Point
-    pickup_after: AwareDatetime | None = None
-    pickup_before: AwareDatetime | None = None
-    arrive_by: AwareDatetime | None = None
-    seats: Annotated[int, Field(ge=0, le=20)] = 1
-    wheelchairs: Annotated[int, Field(ge=0, le=4)] = 0
+    pickup_after: IsoTime | None = None
+    pickup_before: IsoTime | None = None
+    arrive_by: IsoTime | None = None
+    seats: Annotated[StrictInt, Field(ge=0, le=20)] = 1
+    wheelchairs: Annotated[StrictInt, Field(ge=0, le=4)] = 0
 
     @model_validator(mode="after")
     def _times(self) -> RideRequestIn:
@@ -162,9 +181,9 @@ class VehicleEventIn(_Strict):
         {"kind": "delay", "seconds": 300, "cause": "traffic"}]})
 
     kind: Literal["position", "arrived", "delay", "breakdown"]
-    at: AwareDatetime | None = None
+    at: IsoTime | None = None
     stop_id: str | None = Field(default=None, max_length=100)
-    seconds: Annotated[int, Field(ge=0, le=6 * 3600)] | None = None
+    seconds: Annotated[StrictInt, Field(ge=0, le=6 * 3600)] | None = None
     cause: Annotated[str, Field(max_length=200)] = ""
 
 
@@ -174,7 +193,7 @@ class ClockIn(_Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"to": "2026-12-02T09:00:00+09:00"}]})
 
-    to: AwareDatetime
+    to: IsoTime
 
 
 class ClockOut(BaseModel):
@@ -182,3 +201,20 @@ class ClockOut(BaseModel):
 
     now: datetime
     mode: str
+
+
+class FieldProblem(BaseModel):
+    """One invalid field."""
+
+    field: str
+    problem: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem-details body (``application/problem+json``)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = None
