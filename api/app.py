@@ -83,7 +83,7 @@ async def _on_http(req: Request, exc: Exception) -> JSONResponse:
         resp.headers[k] = v
     if exc.status_code == 405:  # every method of every route on this path, not the first's
         allowed = {m for r in req.app.routes if isinstance(r, APIRoute)
-                   and r.matches(req.scope)[0] is not Match.NONE for m in r.methods}
+                   and r.matches(req.scope)[0] is not Match.NONE for m in (r.methods or ())}
         resp.headers["Allow"] = ", ".join(sorted(allowed))
     return resp
 
