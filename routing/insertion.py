@@ -8,14 +8,25 @@ ride time measured from the pickup's departure (Cordeau's convention). Those lim
 how dispatch encodes its promises, so a plan that passes :func:`schedule` keeps every
 promise.
 
-The vehicle drives the *earliest* schedule: it leaves as early as it can and, when it
-arrives before a stop's ``earliest``, waits until then. :func:`best_insertion` tries
-every vehicle, every candidate (e.g. alternative meeting stops) and every pair of
-positions ``i <= j`` at once: positions are pruned with necessary conditions on the
-current schedule (windows, capacity), then every surviving pair is simulated exactly
-in one vectorized numpy pass (one step per stop position, all pairs in parallel), so
-the result is exact, not a slack approximation. The chosen insertion is re-checked by
-the plain-Python :func:`schedule` before it is returned.
+Plans are timed by the one rule of the solver: :func:`schedule` converts the plan to
+flat stops (:func:`to_stops`) and times them with Cordeau & Laporte's procedure
+(:func:`routing.schedule.time_stops`): the vehicle waits where it is and leaves as late
+as the windows allow, and a pickup is delayed while its rider would ride too long. The
+engine executes exactly those times.
+
+:func:`best_insertion` tries every vehicle, every candidate (e.g. alternative meeting
+stops) and every pair of positions ``i <= j`` at once: positions are pruned with
+necessary conditions on the current schedule (windows, capacity), then every surviving
+pair is simulated in one vectorized numpy pass (one step per stop position, all pairs
+in parallel) at the *earliest* schedule (leave at once, wait at the stop). A plan
+feasible at the earliest schedule is feasible under Cordeau's rule (the departure delay
+only uses waiting time and never lengthens a ride), with the same distance and end
+time, so the same cost; and Cordeau's rule fails wherever the earliest schedule breaks
+a window, the capacity or the shift end. So only the rows whose sole fault at the
+earliest schedule is a ride that is too long can differ: those cheaper than the best
+feasible row are timed by :func:`schedule`, cheapest first (:data:`DELAYED_CHECKS` at
+most), which makes the search exact under the one rule. The chosen insertion is
+re-timed (and re-checked) by :func:`schedule` before it is returned.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from routing.model import UNREACHABLE, Load, StopKind
+from routing.schedule import INF, Stops, time_stops
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +50,7 @@ STAY = -1
 OPEN = 10**12
 
 IntArray = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,7 +133,7 @@ class VehiclePlan:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Schedule:
-    """Times of a plan driven at the earliest schedule, with every violation found."""
+    """Times of a plan (see :func:`schedule`), with every violation found."""
 
     arrival: tuple[int, ...]
     start: tuple[int, ...]
@@ -169,10 +182,45 @@ class Insertion:
 
 
 # --------------------------------------------------------------------- exact schedule
+def to_stops(plan: VehiclePlan, durations: IntArray) -> Stops:
+    """Return ``plan`` as the flat :class:`routing.schedule.Stops` the solver times.
+
+    A rider on board (``ride_from_s`` set) has the ride limit as a latest start of the
+    drop-off; a stop served where the vehicle is (:data:`STAY`) has travel 0.
+    """
+    n = len(plan.stops)
+    travel, early, late, svc, plim = [], [], [], [], []
+    pick_of, limit = [-1] * n, [INF] * n
+    ride = {s.key: s.ride_limit_s for s in plan.stops
+            if s.kind is not StopKind.PICKUP and s.ride_limit_s is not None}
+    at: dict[str, int] = {}
+    cur = plan.origin
+    for i, s in enumerate(plan.stops):
+        nxt = cur if s.location == STAY else s.location
+        travel.append(min(int(durations[cur, nxt]), OPEN))
+        cur = nxt
+        early.append(s.earliest)
+        svc.append(s.service_s)
+        latest = s.latest
+        if s.kind is StopKind.PICKUP:
+            plim.append(ride.get(s.key, INF))
+            at[s.key] = i
+        else:
+            plim.append(INF)
+            if s.ride_limit_s is not None and s.key in at:
+                pick_of[i], limit[i] = at[s.key], s.ride_limit_s
+            elif s.ride_limit_s is not None and s.ride_from_s is not None:
+                latest = min(latest, s.ride_from_s + s.ride_limit_s)
+        late.append(latest)
+    end = 0 if plan.end is None else min(int(durations[cur, plan.end]), OPEN)
+    return Stops(travel=travel, early=early, late=late, service=svc, pickup_limit=plim,
+                 pick_of=pick_of, limit=limit, travel_end=end)
+
+
 def schedule(
     plan: VehiclePlan, durations: IntArray, distances: IntArray
 ) -> Schedule:
-    """Drive ``plan`` at the earliest schedule and list every broken limit.
+    """Time ``plan`` by the solver's rule and list every broken limit.
 
     Parameters
     ----------
@@ -186,12 +234,38 @@ def schedule(
     Schedule
         Arrival, start and departure per stop, the end time, distance, cost and a
         human-readable violation per broken window, capacity, ride limit or shift end.
+
+    Notes
+    -----
+    A feasible plan gets the times of :func:`routing.schedule.time_stops` from
+    ``origin_s`` to ``end_latest``: the departure delayed by the forward time slack
+    (the vehicle waits where it is), pickups delayed while a ride is too long. When that
+    procedure finds no schedule, the times are those of the earliest schedule (leave at
+    once, wait at each stop) with every limit they break: promises and incidents need
+    the list even for a failing plan. Distance and end time, hence the cost, are the
+    same under both.
     """
+    early, load_ok = _earliest(plan, durations, distances)
+    if not load_ok:
+        return early
+    t = time_stops(to_stops(plan, durations), start_s=plan.origin_s,
+                   latest_end=plan.end_latest)
+    if t is None:
+        return early
+    return replace(early, arrival=tuple(t.arrival), start=tuple(t.begin),
+                   departure=tuple(t.leave), violations=(), long_rides=())
+
+
+def _earliest(
+    plan: VehiclePlan, durations: IntArray, distances: IntArray
+) -> tuple[Schedule, bool]:
+    """Drive ``plan`` at the earliest schedule; also return whether capacity holds."""
     arr: list[int] = []
     st: list[int] = []
     dep: list[int] = []
     bad: list[str] = []
     long_rides: list[str] = []
+    load_ok = True
     cur, t, dist = plan.origin, plan.origin_s, 0
     load = list(plan.onboard)
     pick_dep: dict[str, int] = {}
@@ -204,6 +278,7 @@ def schedule(
             bad.append(f"{s.key}: {s.kind} starts at {b}, after latest {s.latest}")
         load = [x + d for x, d in zip(load, s.delta, strict=True)]
         if any(x > c for x, c in zip(load, plan.capacity, strict=True)):
+            load_ok = False
             bad.append(f"{s.key}: load {tuple(load)} exceeds capacity {plan.capacity}")
         if s.kind is StopKind.PICKUP:
             pick_dep[s.key] = b + s.service_s
@@ -225,7 +300,19 @@ def schedule(
     cost = plan.distance_cost * dist + plan.duration_cost * (end_s - plan.origin_s)
     return Schedule(arrival=tuple(arr), start=tuple(st), departure=tuple(dep), end_s=end_s,
                     distance_m=dist, cost=cost, violations=tuple(bad),
-                    long_rides=tuple(long_rides))
+                    long_rides=tuple(long_rides)), load_ok
+
+
+def held_pickups(plan: VehiclePlan, start: Sequence[int]) -> VehiclePlan:
+    """Return ``plan`` with every pickup's ``earliest`` raised to its time in ``start``.
+
+    Used by the insertion filter only (the stored plan is never changed): if ``start``
+    is a feasible schedule, the earliest schedule of the returned plan is feasible too
+    (no stop earlier than in ``start``, every pickup exactly then).
+    """
+    return replace(plan, stops=tuple(
+        replace(s, earliest=max(s.earliest, start[k])) if s.kind is StopKind.PICKUP else s
+        for k, s in enumerate(plan.stops)))
 
 
 def insert(plan: VehiclePlan, ins: Insertion, cand: Candidate) -> VehiclePlan:
@@ -273,11 +360,22 @@ def pin_pickups(
 def remove_repaired(
     plan: VehiclePlan, key: str, durations: IntArray, distances: IntArray
 ) -> VehiclePlan:
-    """Return ``plan`` without ``key``, pickups pinned so that no ride gets too long."""
-    sch = schedule(plan, durations, distances)
-    targets = {s.key: sch.start[k] for k, s in enumerate(plan.stops)
-               if s.kind is StopKind.PICKUP}
-    return pin_pickups(remove(plan, key), targets, durations, distances)
+    """Return ``plan`` without ``key``; no ride gets too long.
+
+    Under the one timing rule this is :func:`remove`: Cordeau's procedure delays a
+    pickup whose rider would wait on board. Only should it find no schedule for the
+    shorter plan (it is a heuristic), the remaining pickups are held at their times
+    before the removal, which keeps the plan feasible; that is logged.
+    """
+    out = remove(plan, key)
+    if schedule(out, durations, distances).feasible:
+        return out
+    before = schedule(plan, durations, distances)
+    if not before.feasible:
+        return out
+    logger.warning("removing %s: pickups held at their times (no schedule found)", key)
+    start = [before.start[k] for k, s in enumerate(plan.stops) if s.key != key]
+    return held_pickups(out, start)
 
 
 # --------------------------------------------------------------------- batch search
@@ -341,7 +439,7 @@ class _PlanArrays:
 
 
 def _plan_arrays(plan: VehiclePlan, durations: IntArray, distances: IntArray) -> _PlanArrays:
-    sch = schedule(plan, durations, distances)
+    sch, _ = _earliest(plan, durations, distances)
     stops = plan.stops
     locs = [plan.origin]
     for s in stops:
@@ -520,9 +618,24 @@ def best_insertions(
     -----
     Cost is the plan's cost increase (distance and duration weights of the plan) plus
     the candidate's ``extra_cost``. Ties go to the lowest plan and positions, so the
-    result is deterministic. The evaluation is exact: every pair that survives pruning
-    is simulated in full.
+    result is deterministic. Every pair that survives pruning is simulated in full at
+    the earliest schedule (the filter of the module docstring); ``pickup_start`` and
+    ``dropoff_start`` are the times of that simulation (:func:`best_insertion` re-times
+    its winner by :func:`schedule`).
     """
+    return _search(plans, candidates, durations, distances, cache=cache, joint=False)
+
+
+def _search(
+    plans: Sequence[VehiclePlan],
+    candidates: Sequence[Candidate],
+    durations: IntArray,
+    distances: IntArray,
+    *,
+    cache: PlanCache | None,
+    joint: bool,
+) -> list[Insertion | None]:
+    """Return the best insertion per candidate (``joint``: only the best of all counts)."""
     out: list[Insertion | None] = [None] * len(candidates)
     if not candidates or not any(p.active for p in plans):
         return out
@@ -535,10 +648,11 @@ def best_insertions(
                    j=np.concatenate([b.j for b in parts]))
     if batch.plan.size == 0:
         return out
-    ok, cost, p_start, d_start = _evaluate(plans, arrays, candidates, batch, durations,
-                                           distances)
-    cost = np.where(ok, cost, np.iinfo(np.int64).max)
-    order = np.lexsort((batch.j, batch.i, batch.plan, cost, batch.cand))
+    timely, ride_ok, fixable, cost, p_start, d_start = _evaluate(
+        plans, arrays, candidates, batch, durations, distances)
+    ok = timely & ride_ok
+    big = np.iinfo(np.int64).max
+    order = np.lexsort((batch.j, batch.i, batch.plan, np.where(ok, cost, big), batch.cand))
     first = np.ones(order.size, dtype=bool)
     first[1:] = batch.cand[order][1:] != batch.cand[order][:-1]
     for r in order[first & ok[order]].tolist():
@@ -546,7 +660,55 @@ def best_insertions(
             plan=int(batch.plan[r]), candidate=int(batch.cand[r]), i=int(batch.i[r]),
             j=int(batch.j[r]), cost=int(cost[r]), pickup_start=int(p_start[r]),
             dropoff_start=int(d_start[r]))
+    _delayed(plans, candidates, batch, (timely & ~ride_ok & fixable, cost), out, joint,
+             (durations, distances))
     return out
+
+
+#: At most this many insertions per search are timed in Python because only the
+#: delayed rule can keep their rides (see :func:`_delayed`).
+DELAYED_CHECKS = 16
+
+
+def _delayed(
+    plans: Sequence[VehiclePlan], candidates: Sequence[Candidate], b: _Batch,
+    rows: tuple[Bools, IntArray], out: list[Insertion | None],
+    joint: bool, matrices: tuple[IntArray, IntArray],
+) -> None:
+    """Improve ``out`` with rows only Cordeau's rule may accept, cheapest first.
+
+    A row whose windows, capacity and shift hold at the earliest schedule but one of
+    whose rides is too long there may still be feasible when its pickup is delayed
+    (the delayed rule can only fail where the earliest schedule breaks a window), if
+    no ride is too long by more than the waiting between its pickup and drop-off (a
+    delay shortens a ride by at most that). Such rows cheaper than the best found are
+    timed by :func:`schedule`, in order of cost, at most :data:`DELAYED_CHECKS`.
+    """
+    maybe, cost = rows
+    big = np.iinfo(np.int64).max
+    bar = np.array([big if x is None else x.cost for x in out], dtype=np.int64)
+    if joint:
+        bar[:] = bar.min()
+    idx = np.nonzero(maybe & (cost < bar[b.cand]))[0]
+    idx = idx[np.lexsort((b.j[idx], b.i[idx], b.plan[idx], b.cand[idx], cost[idx]))]
+    checks = 0
+    for r in idx.tolist():
+        c = int(b.cand[r])
+        if cost[r] >= bar[c]:
+            continue
+        if checks >= DELAYED_CHECKS:
+            break
+        checks += 1
+        ins = Insertion(plan=int(b.plan[r]), candidate=c, i=int(b.i[r]), j=int(b.j[r]),
+                        cost=int(cost[r]), pickup_start=0, dropoff_start=0)
+        sch = schedule(insert(plans[ins.plan], ins, candidates[c]), *matrices)
+        if sch.feasible:
+            out[c] = replace(ins, pickup_start=sch.start[ins.i],
+                             dropoff_start=sch.start[ins.j + 1])
+            if joint:
+                bar[:] = cost[r]
+            else:
+                bar[c] = cost[r]
 
 
 def best_insertion(
@@ -559,12 +721,13 @@ def best_insertion(
 ) -> Insertion | None:
     """Return the cheapest feasible insertion of any candidate into any plan.
 
-    The result is re-checked with :func:`schedule` (a disagreement would be a bug
-    and is logged; ``None`` is returned rather than a plan that breaks a promise).
-    See :func:`best_insertions` for the parameters.
+    The winner of the filter (see :func:`best_insertions` for the parameters) is timed
+    by :func:`schedule`: its ``pickup_start`` and ``dropoff_start`` are the planned
+    times of the new plan. It is always feasible (a disagreement would be a bug: it is
+    logged and ``None`` returned rather than a plan that breaks a promise).
     """
-    found = [x for x in best_insertions(plans, candidates, durations, distances, cache=cache)
-             if x is not None]
+    found = [x for x in _search(plans, candidates, durations, distances, cache=cache,
+                                joint=True) if x is not None]
     if not found:
         return None
     ins = min(found, key=lambda x: (x.cost, x.plan, x.candidate, x.i, x.j))
@@ -573,7 +736,7 @@ def best_insertion(
     if not sch.feasible:  # pragma: no cover - a disagreement is a bug, fail safe
         logger.error("vectorized insertion disagrees with schedule(): %s", sch.violations)
         return None
-    return ins
+    return replace(ins, pickup_start=sch.start[ins.i], dropoff_start=sch.start[ins.j + 1])
 
 
 def _evaluate(
@@ -583,7 +746,15 @@ def _evaluate(
     b: _Batch,
     durations: IntArray,
     distances: IntArray,
-) -> tuple[npt.NDArray[np.bool_], IntArray, IntArray, IntArray]:
+) -> tuple[Bools, Bools, Bools, IntArray, IntArray, IntArray]:
+    """Simulate every row at the earliest schedule.
+
+    Returns whether windows, capacity, deadlines of riders on board and the shift end
+    hold; whether every ride that starts in the plan keeps its limit too; whether every
+    ride too long is too long by no more than the waiting between its pickup and
+    drop-off (else no delay can save it); the cost; the new pickup's and drop-off's
+    start times.
+    """
     n_dim = len(plans[0].capacity)
     used = sorted(set(b.plan.tolist()))
     offsets = np.zeros(len(plans), dtype=np.int64)
@@ -620,7 +791,11 @@ def _evaluate(
     cur, time, origin_s = per_plan[:, 0], per_plan[:, 1].copy(), per_plan[:, 1]
     dist = np.zeros(r, dtype=np.int64)
     ok = np.ones(r, dtype=bool)
+    ride_ok = np.ones(r, dtype=bool)
     deps = np.zeros((r, n_pos), dtype=np.int64)
+    cum_waits = np.zeros((r, n_pos), dtype=np.int64)  # waiting up to each position
+    waits = np.zeros(r, dtype=np.int64)
+    fixable = np.ones(r, dtype=bool)
     p_start = np.zeros(r, dtype=np.int64)
     d_start = np.zeros(r, dtype=np.int64)
     rows = np.arange(r)
@@ -628,7 +803,9 @@ def _evaluate(
         sid = seq[:, t]
         loc = pool.loc[sid]
         nxt = np.where(loc < 0, cur, loc)
-        start = np.maximum(time + np.minimum(durations[cur, nxt], OPEN), pool.earliest[sid])
+        arrive = time + np.minimum(durations[cur, nxt], OPEN)
+        start = np.maximum(arrive, pool.earliest[sid])
+        waits = waits + (start - arrive).astype(np.int64)
         ok &= start <= pool.latest[sid]
         load += pool.delta[sid]
         ok &= (load <= cap).all(axis=1)
@@ -639,9 +816,18 @@ def _evaluate(
                                                                            pl + 2)))
             pdep = np.where(pl == -1, pool.ride_from[sid],
                             deps[rows, np.clip(ppos, 0, n_pos - 1)])
-            ok &= (pdep < 0) | (start - pdep <= lim)
+            over = start - pdep - lim
+            fine = (pdep < 0) | (over <= 0)
+            # a rider on board has a deadline (a window under Cordeau's rule too); a
+            # ride that starts in the plan may be shortened by delaying its pickup, by
+            # at most the waiting between pickup and drop-off
+            ok &= fine | (pl != -1)
+            ride_ok &= fine | (pl == -1)
+            waited = waits - cum_waits[rows, np.clip(ppos, 0, n_pos - 1)]
+            fixable &= fine | (pl == -1) | (over <= waited)
         dep = start + pool.service[sid]
         deps[:, t] = dep
+        cum_waits[:, t] = waits
         p_start = np.where(t == b.i, start, p_start)
         d_start = np.where(t == b.j + 1, start, d_start)
         dist += distances[cur, nxt]
@@ -653,7 +839,7 @@ def _evaluate(
     ok &= end_s <= per_plan[:, 3]
     extra_cost = np.array([c.extra_cost for c in candidates], dtype=np.int64)[b.cand]
     cost = per_plan[:, 4] * dist + per_plan[:, 5] * (end_s - origin_s) - per_plan[:, 6]
-    return ok, cost + extra_cost, p_start, d_start
+    return ok, ride_ok, fixable, cost + extra_cost, p_start, d_start
 
 
 def unreachable(durations: IntArray, a: int, b: int) -> bool:

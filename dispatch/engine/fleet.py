@@ -20,10 +20,11 @@ from routing.insertion import (
     Candidate,
     Insertion,
     PlanStop,
+    Schedule,
     VehiclePlan,
     best_insertion,
     insert,
-    remove_repaired,
+    remove,
     schedule,
 )
 from routing.solution import StopKind
@@ -34,22 +35,49 @@ logger = logging.getLogger(__name__)
 def live_plan(plan: VehiclePlan, table: TravelTable, now: int) -> VehiclePlan:
     """Return ``plan`` as of ``now``: the leg in progress locked, idle time skipped.
 
-    Pure: the stored plan is not changed.
+    The vehicle waits where it is and leaves for its next stop at the planned
+    departure (:func:`routing.insertion.schedule`); once that time has come the leg is
+    locked and the plan starts from that departure (an earlier one is no longer
+    possible). Pure: the stored plan is not changed.
     """
     p = plan
     if not p.active:
         return p
     if p.stops and p.n_locked == 0:
-        first = p.stops[0]
-        loc = p.origin if first.location == STAY else first.location
-        travel = int(table.durations[p.origin, loc])
-        start = max(p.origin_s + travel, first.earliest)
-        leave = max(p.origin_s, start - travel)
+        leave = planned_departure(p, table)
         if now >= leave:
-            p = replace(p, n_locked=1)
+            p = replace(p, n_locked=1, origin_s=leave)
     if p.n_locked == 0 and p.origin_s < now:
         p = replace(p, origin_s=now)
     return p
+
+
+def planned_departure(plan: VehiclePlan, table: TravelTable) -> int:
+    """Return when the vehicle of ``plan`` leaves for its first stop, as planned."""
+    first = plan.stops[0]
+    loc = plan.origin if first.location == STAY else first.location
+    return timed(plan, table).arrival[0] - int(table.durations[plan.origin, loc])
+
+
+_TIMED: dict[tuple[int, int], tuple[VehiclePlan, TravelTable, Schedule]] = {}
+
+
+def timed(plan: VehiclePlan, table: TravelTable) -> Schedule:
+    """Return :func:`routing.insertion.schedule` of ``plan`` (memoised per plan object).
+
+    Plans are immutable and the engine asks for the times of the same plan at every
+    step of the clock; the memo holds the last few thousand (and the objects, so that
+    their ids stay theirs).
+    """
+    key = (id(plan), id(table))
+    hit = _TIMED.get(key)
+    if hit is not None and hit[0] is plan and hit[1] is table:
+        return hit[2]
+    sch = schedule(plan, table.durations, table.distances)
+    if len(_TIMED) > 4096:
+        _TIMED.clear()
+    _TIMED[key] = (plan, table, sch)
+    return sch
 
 
 def live_plans(st: EngineState) -> list[VehiclePlan]:
@@ -71,17 +99,20 @@ def assign(st: EngineState, r: RequestState, ins: Insertion, cand: Candidate) ->
 
 
 def unplan(st: EngineState, r: RequestState) -> None:
-    """Remove the stops of ``r`` from its vehicle's plan (others re-timed, none later)."""
+    """Remove the stops of ``r`` from its vehicle's plan (the others are re-timed).
+
+    Nothing is pinned: a rider who would now wait on board is picked up later by the
+    timing rule itself.
+    """
     if r.vehicle is not None and r.pickup is not None:
         v = st.vehicles[r.vehicle]
-        v.plan = remove_repaired(live_plan(v.plan, st.table, st.now), r.request.id,
-                                 st.table.durations, st.table.distances)
+        v.plan = remove(live_plan(v.plan, st.table, st.now), r.request.id)
         st.changed("remove", r.request.id)
 
 
 def planned_stops(plan: VehiclePlan, table: TravelTable) -> tuple[PlannedStop, ...]:
     """Return the stops of ``plan`` with their planned times."""
-    sch = schedule(plan, table.durations, table.distances)
+    sch = timed(plan, table)
     out = []
     cur = plan.origin
     for k, s in enumerate(plan.stops):
@@ -108,15 +139,15 @@ def advance(st: EngineState, t: int) -> None:
 
 
 def next_stop(st: EngineState, t: int) -> tuple[int, int] | None:
-    """Return (start, vehicle) of the earliest next stop starting by ``t``."""
+    """Return (start, vehicle) of the earliest next stop starting by ``t`` as planned."""
     best: tuple[int, int] | None = None
     for k, v in enumerate(st.vehicles):
         p = v.plan
         if not p.active or not p.stops:
             continue
-        sch = schedule(replace(p, stops=p.stops[:1]), st.table.durations, st.table.distances)
-        if sch.start[0] <= t and (best is None or sch.start[0] < best[0]):
-            best = (sch.start[0], k)
+        start = timed(p, st.table).start[0]
+        if start <= t and (best is None or start < best[0]):
+            best = (start, k)
     return best
 
 
@@ -129,19 +160,29 @@ def expire(st: EngineState, t: int) -> None:
 
 
 def execute_first(st: EngineState, k: int, arrival_s: int | None = None) -> ExecutedStop:
-    """Serve vehicle ``k``'s next stop (arriving at ``arrival_s`` or as planned)."""
+    """Serve vehicle ``k``'s next stop (arriving at ``arrival_s`` or as planned).
+
+    As planned: the vehicle leaves at the planned departure and serves the stop at its
+    planned start (:func:`routing.insertion.schedule`), so a pickup delayed to shorten
+    a ride is served then. A reported arrival is served at once (or when the window
+    opens).
+    """
     v = st.vehicles[k]
     p = v.plan
     s = p.stops[0]
     loc = p.origin if s.location == STAY else s.location
     travel = int(st.table.durations[p.origin, loc])
-    arr = p.origin_s + travel if arrival_s is None else arrival_s
-    start = max(arr, s.earliest)
+    if arrival_s is None:
+        sch = timed(p, st.table)
+        arr, start = sch.arrival[0], sch.start[0]
+    else:
+        arr = arrival_s
+        start = max(arr, s.earliest)
     dep = start + s.service_s
     dist = int(st.table.distances[p.origin, loc])
     onboard = tuple(a + b for a, b in zip(p.onboard, s.delta, strict=True))
     if v.first_departure_s is None and travel > 0:
-        v.first_departure_s = max(p.origin_s, start - travel)
+        v.first_departure_s = max(p.origin_s, arr - travel)
     v.driven_m += dist
     done = ExecutedStop(key=s.key, kind=s.kind, location=loc, arrival_s=arr,
                         start_s=start, departure_s=dep, load_after=onboard,
@@ -216,4 +257,4 @@ def end_time(st: EngineState, k: int) -> int:
     p = st.vehicles[k].plan
     if not p.active or not p.stops:
         return st.now
-    return schedule(p, st.table.durations, st.table.distances).departure[-1]
+    return timed(p, st.table).departure[-1]

@@ -11,22 +11,24 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dispatch.network import TravelTable
+from routing import insertion
 from routing.insertion import (
-    OPEN,
     STAY,
     Candidate,
     Insertion,
     PlanStop,
     VehiclePlan,
     best_insertion,
+    best_insertions,
     insert,
-    pin_pickups,
     remove,
     remove_repaired,
     schedule,
+    to_stops,
 )
+from routing.insertion import _earliest as _earliest
 from routing.model import IntMatrix, StopKind
-from routing.schedule import INF, Stops, Times, time_stops
+from routing.schedule import Times, time_stops
 
 DAY = 8 * 3600
 
@@ -74,7 +76,7 @@ requests = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(reqs=requests, n_veh=st.integers(1, 3))
 def test_insertion_is_exact_and_keeps_every_limit(
     table: TravelTable, reqs: list[tuple[int, int, int, int]], n_veh: int
@@ -95,11 +97,14 @@ def test_insertion_is_exact_and_keeps_every_limit(
         assert sch.feasible, sch.violations
         k = [s.key for s in plans[ins.plan].stops].index(cand.pickup.key)
         assert sch.start[k] == ins.pickup_start
+        assert sch.start[ins.j + 1] == ins.dropoff_start
+        if _earliest(plans[ins.plan], table.durations, table.distances)[0].long_rides:
+            event("a plan only the delayed rule makes feasible")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(reqs=requests, drop=st.integers(0, 8))
-def test_removal_with_repair_keeps_plan_feasible(
+def test_removal_keeps_plan_feasible_without_repair(
     table: TravelTable, reqs: list[tuple[int, int, int, int]], drop: int
 ) -> None:
     plans = _plans(1)
@@ -113,10 +118,14 @@ def test_removal_with_repair_keeps_plan_feasible(
     if not keys:
         return
     key = keys[drop % len(keys)]
-    after = remove_repaired(plans[0], key, table.durations, table.distances)
+    after = remove(plans[0], key)
     assert key not in {s.key for s in after.stops}
     assert len(after.stops) == len(plans[0].stops) - 2
     assert schedule(after, table.durations, table.distances).feasible
+    assert remove_repaired(plans[0], key, table.durations, table.distances) == after
+    event("a ride too long at the earliest schedule"
+          if _earliest(after, table.durations, table.distances)[0].long_rides
+          else "earliest schedule feasible")
 
 
 def test_capacity_by_type_refuses_wheelchair_without_space(table: TravelTable) -> None:
@@ -191,40 +200,8 @@ def test_cheapest_of_several_meeting_stops(table: TravelTable) -> None:
 # live plans, through the thin adapter below: the solver's rule accepts every plan the
 # live rule accepts, and its times keep every limit of the plan (so a migration of live
 # timing to it breaks no promise); it also accepts the plans ``pin_pickups`` repairs.
-def _as_stops(plan: VehiclePlan, durations: IntMatrix) -> Stops:
-    """The plan as :class:`routing.schedule.Stops` (a rider on board: the ride limit from
-    ``ride_from_s`` becomes a latest start of the drop-off)."""
-    n = len(plan.stops)
-    travel, early, late, svc, plim = [], [], [], [], []
-    pick_of, limit = [-1] * n, [INF] * n
-    ride = {s.key: s.ride_limit_s for s in plan.stops
-            if s.kind is not StopKind.PICKUP and s.ride_limit_s is not None}
-    at: dict[str, int] = {}
-    cur = plan.origin
-    for i, s in enumerate(plan.stops):
-        nxt = cur if s.location == STAY else s.location
-        travel.append(min(int(durations[cur, nxt]), OPEN))
-        cur = nxt
-        early.append(s.earliest)
-        svc.append(s.service_s)
-        latest = s.latest
-        if s.kind is StopKind.PICKUP:
-            plim.append(ride.get(s.key, INF))
-            at[s.key] = i
-        else:
-            plim.append(INF)
-            if s.ride_limit_s is not None and s.key in at:
-                pick_of[i], limit[i] = at[s.key], s.ride_limit_s
-            elif s.ride_limit_s is not None and s.ride_from_s is not None:
-                latest = min(latest, s.ride_from_s + s.ride_limit_s)
-        late.append(latest)
-    end = 0 if plan.end is None else min(int(durations[cur, plan.end]), OPEN)
-    return Stops(travel=travel, early=early, late=late, service=svc, pickup_limit=plim,
-                 pick_of=pick_of, limit=limit, travel_end=end)
-
-
 def _cordeau(plan: VehiclePlan, durations: IntMatrix) -> Times | None:
-    return time_stops(_as_stops(plan, durations), start_s=plan.origin_s,
+    return time_stops(to_stops(plan, durations), start_s=plan.origin_s,
                       latest_end=plan.end_latest)
 
 
@@ -317,7 +294,7 @@ def test_solver_timing_accepts_every_live_plan_and_keeps_its_limits(
 ) -> None:
     plan = data.draw(live_plans(table))
     d = table.durations
-    live = schedule(plan, d, table.distances)
+    live, _ = _earliest(plan, d, table.distances)
     solver = _cordeau(plan, d)
     if live.feasible:
         assert solver is not None, live
@@ -332,11 +309,12 @@ def test_solver_timing_accepts_every_live_plan_and_keeps_its_limits(
         assert all(b >= s for b, s in zip(solver.begin, live.start, strict=True))
 
 
-def test_solver_timing_is_what_pin_pickups_repairs(table: TravelTable) -> None:
+def test_a_rider_who_would_wait_on_board_is_picked_up_later(table: TravelTable) -> None:
     # X must be picked up the moment the vehicle arrives (so the departure cannot be
     # delayed); A is picked up right after; B's window opens late, so A waits on board
     # at B and rides too long under the earliest schedule. Cordeau's step 7 delays A's
-    # pickup; pin_pickups does the same after the fact.
+    # pickup: the plan is feasible as it is, and those are its planned times (it used
+    # to need its pickup pinned after the fact).
     d = table.durations
     t_x = DAY + int(d[0, 4])
     t_a = t_x + 60 + int(d[4, 1])
@@ -356,7 +334,7 @@ def test_solver_timing_is_what_pin_pickups_repairs(table: TravelTable) -> None:
              drop("A", int(d[1, 2]) + 60 + int(d[2, 3]) + wait // 2), drop("B"), drop("X"))
     plan = VehiclePlan(vehicle=0, origin=0, origin_s=DAY, stops=stops, capacity=(4, 1),
                        onboard=(0, 0), end=0, end_latest=DAY + 8 * 3600)
-    live = schedule(plan, d, table.distances)
+    live, _ = _earliest(plan, d, table.distances)
     assert live.long_rides == ("A",)
     assert live.start[:3] == (t_x, t_a, b_open)
     solver = _cordeau(plan, d)
@@ -365,7 +343,78 @@ def test_solver_timing_is_what_pin_pickups_repairs(table: TravelTable) -> None:
     assert solver.depart == DAY  # no slack at the start: X is due on arrival
     assert solver.begin[0] == t_x and solver.begin[2] == b_open  # X and B are not moved
     assert solver.begin[1] > t_a  # A is picked up later
-    pinned = pin_pickups(plan, {"A": solver.begin[1]}, d, table.distances)
-    after = schedule(pinned, d, table.distances)
-    assert after.feasible
-    assert after.start == tuple(solver.begin)
+    sch = schedule(plan, d, table.distances)
+    assert sch.feasible
+    assert sch.start == tuple(solver.begin) and sch.departure == tuple(solver.leave)
+    assert sch.end_s == live.end_s and sch.cost == live.cost
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_schedule_reports_the_solver_rule_else_every_earliest_violation(
+    table: TravelTable, data: st.DataObject
+) -> None:
+    plan = data.draw(live_plans(table))
+    d, m = table.durations, table.distances
+    sch = schedule(plan, d, m)
+    early, load_ok = _earliest(plan, d, m)
+    solver = _cordeau(plan, d)
+    assert (sch.end_s, sch.distance_m, sch.cost) == (early.end_s, early.distance_m, early.cost)
+    if solver is not None and load_ok:
+        event("solver's times")
+        assert sch.feasible
+        assert sch.arrival == tuple(solver.arrival)
+        assert sch.start == tuple(solver.begin)
+        assert sch.departure == tuple(solver.leave)
+        assert solver.end == sch.end_s
+    else:
+        event("earliest times and their violations")
+        assert sch == early
+        assert not sch.feasible
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_removing_a_rider_keeps_a_feasible_plan_feasible_without_repair(
+    table: TravelTable, data: st.DataObject
+) -> None:
+    plan = data.draw(live_plans(table))
+    d, m = table.durations, table.distances
+    if not schedule(plan, d, m).feasible:
+        return
+    key = data.draw(st.sampled_from(sorted({s.key for s in plan.stops})))
+    after = remove(plan, key)
+    sch = schedule(after, d, m)
+    assert sch.feasible, sch.violations
+    assert remove_repaired(plan, key, d, m) == after
+    event("a ride too long at the earliest schedule" if _earliest(after, d, m)[0].long_rides
+          else "earliest schedule feasible")
+
+
+def test_insertion_finds_what_only_the_delayed_rule_allows(table: TravelTable) -> None:
+    # Two riders to the same stop: the cheapest plan picks up the later one first and
+    # makes them wait on board at the other's pickup, which only a delayed pickup keeps
+    # within the ride limit (found by the brute-force property above).
+    plans = _plans(1)
+    first = _cand(table, "r0", 2, 0, DAY + 896)
+    ins = best_insertion(plans, [first], table.durations, table.distances)
+    assert ins is not None
+    plans[0] = insert(plans[0], ins, first)
+    cand = _cand(table, "r1", 9, 0, DAY)
+    expected = _brute(plans, cand, table)
+    ins = best_insertion(plans, [cand], table.durations, table.distances)
+    assert ins is not None and ins.cost == expected
+    new = insert(plans[0], ins, cand)
+    assert _earliest(new, table.durations, table.distances)[0].long_rides
+    sch = schedule(new, table.durations, table.distances)
+    assert sch.feasible
+    assert (sch.start[ins.i], sch.start[ins.j + 1]) == (ins.pickup_start, ins.dropoff_start)
+    earliest_only = best_insertions(plans, [cand], table.durations, table.distances)[0]
+    assert earliest_only is not None and earliest_only.cost == ins.cost
+    saved = insertion.DELAYED_CHECKS
+    insertion.DELAYED_CHECKS = 0  # the earliest schedule alone misses it
+    try:
+        only = best_insertion(plans, [cand], table.durations, table.distances)
+    finally:
+        insertion.DELAYED_CHECKS = saved
+    assert only is not None and only.cost > expected
