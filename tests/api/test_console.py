@@ -17,7 +17,7 @@ import uvicorn
 from services import free_port, missing
 
 from api.app import create_app
-from api.service import setup_from_region
+from api.service import ServiceSetup
 from api.settings import Settings
 from dispatch.store import Store
 from maps.region import default_region
@@ -31,11 +31,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--use-angle=swiftshader",
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def server(tmp_path_factory: pytest.TempPathFactory, service_setup: ServiceSetup
+           ) -> Iterator[tuple[str, str]]:
     """The service on a free loopback port (manual clock at 08:00) and a dispatcher key."""
     region = default_region()
-    setup = setup_from_region(region, vehicles=3, max_stops=40, service_date=DAY,
-                              timezone="Asia/Tokyo")
+    setup = service_setup
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('console') / 'hakobu.db'}")
     store.create_tenant("demo")
     key = store.create_key("demo", "dispatcher")

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
 from api.app import create_app  # noqa: E402
-from api.service import setup_from_region  # noqa: E402
+from api.service import ServiceSetup  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from dispatch.store import Store  # noqa: E402
 from maps.region import default_region  # noqa: E402
@@ -25,12 +25,13 @@ from maps.region import default_region  # noqa: E402
 DAY = date(2026, 12, 2)
 
 
+
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
+def running(tmp_path_factory: pytest.TempPathFactory, service_setup: ServiceSetup
+            ) -> Iterator[tuple[TestClient, str]]:
     """The app with its lifespan run, a dispatcher key, the clock at 08:00."""
     region = default_region()
-    setup = setup_from_region(region, vehicles=3, max_stops=40, service_date=DAY,
-                              timezone="Asia/Tokyo")
+    setup = service_setup
     store = Store(f"sqlite:///{Path(tmp_path_factory.mktemp('schema')) / 'h.db'}")
     app = create_app(Settings(tenant="demo", clock="manual", service_date=DAY,
                               reopt_every_s=0), setup=setup, store=store, region=region)

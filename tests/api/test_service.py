@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.service import ServiceSetup, setup_from_region
+from api.service import ServiceSetup
 from api.settings import Settings
 from dispatch.store import Store
 from maps.region import default_region
@@ -22,10 +22,9 @@ DAY = date(2026, 12, 2)
 
 
 @pytest.fixture(scope="module")
-def setup() -> ServiceSetup:
-    """Three minibuses, the 40 busiest stops and the hospitals of the built-in region."""
-    return setup_from_region(default_region(), vehicles=3, max_stops=40, service_date=DAY,
-                             timezone="Asia/Tokyo")
+def setup(service_setup: ServiceSetup) -> ServiceSetup:
+    """The shared small service setup (tests/api/conftest.py)."""
+    return service_setup
 
 
 class Api:
