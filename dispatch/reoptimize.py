@@ -49,7 +49,6 @@ from routing.insertion import (
     VehiclePlan,
     best_insertion,
     insert,
-    pin_pickups,
     remove_repaired,
     schedule,
 )
@@ -674,11 +673,9 @@ def _to_plans(
             else:
                 stops.append(built.breaks[v][x.ref])
         old = snap.plans[k]
-        targets = {built.req_stops[x.ref][0].key: x.start for x in (route.visits if route else ())
-                   if x.kind is StopKind.PICKUP}
-        # the engine's own stops (riders picked up in the locked head have no ride_from)
-        plan = _restore_ride_from(old, replace(old, stops=(*built.heads[v], *stops)))
-        out[k] = pin_pickups(plan, targets, table.durations, table.distances)
+        # the engine's own stops (riders picked up in the locked head have no ride_from);
+        # the plan is timed by the solver's own rule, so nothing is pinned
+        out[k] = _restore_ride_from(old, replace(old, stops=(*built.heads[v], *stops)))
     return out
 
 
