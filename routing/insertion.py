@@ -329,34 +329,6 @@ def remove(plan: VehiclePlan, key: str) -> VehiclePlan:
     return replace(plan, stops=keep, n_locked=plan.n_locked - gone_locked)
 
 
-def pin_pickups(
-    plan: VehiclePlan, targets: dict[str, int], durations: IntArray, distances: IntArray
-) -> VehiclePlan:
-    """Delay pickups whose rider would ride too long to their ``targets`` start times.
-
-    Removing a stop can make the earliest schedule pick a rider up sooner and then wait
-    with them on board (at a later pickup's window), so the ride gets longer. Setting
-    such a pickup's ``earliest`` to a start time of a known feasible schedule (the plan
-    before the removal, or a solver's timing) restores the ride without moving any stop
-    past that schedule. Pickups are pinned one at a time until no ride is too long.
-    """
-    for _ in range(len(plan.stops)):
-        sch = schedule(plan, durations, distances)
-        late = [k for k in sch.long_rides if k in targets]
-        if not late:
-            return plan
-        key = late[0]
-        stops = tuple(
-            replace(s, earliest=max(s.earliest, min(targets[key], s.latest)))
-            if s.key == key and s.kind is StopKind.PICKUP else s
-            for s in plan.stops
-        )
-        if stops == plan.stops:
-            return plan
-        plan = replace(plan, stops=stops)
-    return plan
-
-
 def remove_repaired(
     plan: VehiclePlan, key: str, durations: IntArray, distances: IntArray
 ) -> VehiclePlan:

@@ -194,12 +194,12 @@ def test_cheapest_of_several_meeting_stops(table: TravelTable) -> None:
 
 
 # ------------------------------------------------------- live plans under the solver's rule
-# Live plans are timed at the earliest schedule (:func:`schedule`), solver problems by
-# Cordeau's procedure (:func:`routing.schedule.time_stops`: departure delayed, pickups
-# delayed while a ride is too long). These tests pin down how the two rules relate on
-# live plans, through the thin adapter below: the solver's rule accepts every plan the
-# live rule accepts, and its times keep every limit of the plan (so a migration of live
-# timing to it breaks no promise); it also accepts the plans ``pin_pickups`` repairs.
+# Live plans and solver problems share one rule: Cordeau's procedure
+# (:func:`routing.schedule.time_stops`: departure delayed, pickups delayed while a ride
+# is too long) on :func:`to_stops`. The insertion search filters at the earliest
+# schedule (leave at once, wait at the stop); these tests pin down how the two relate:
+# the solver's rule accepts every plan the earliest schedule accepts, its times keep
+# every limit of the plan, and :func:`schedule` reports exactly its times.
 def _cordeau(plan: VehiclePlan, durations: IntMatrix) -> Times | None:
     return time_stops(to_stops(plan, durations), start_s=plan.origin_s,
                       latest_end=plan.end_latest)
