@@ -71,6 +71,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Key prefix of the zero-length stop that keeps a vehicle at its last locked stop until
+#: ``lock_until`` in a snapshot (never part of an engine plan).
+HOLD_PREFIX = "__hold__:"
+
 #: Change kinds a result can be merged across (any other change since the snapshot,
 #: a vehicle event or other adopted plans, drops the result).
 _MERGEABLE = frozenset({"confirm", "remove", "execute"})
@@ -188,7 +192,19 @@ def _lock_ahead(plan: VehiclePlan, table: TravelTable, until: int) -> VehiclePla
         loc, dep = at, sch.departure[i]
     if n == 0:
         return replace(plan, origin_s=max(plan.origin_s, until))
-    return replace(plan, n_locked=n)
+    stops = plan.stops
+    if sch.departure[n - 1] < until:
+        # The vehicle cannot leave its last locked stop before the result comes back:
+        # a zero-length hold there (removed again by the merge) says so to the worker.
+        hold = PlanStop(key=f"{HOLD_PREFIX}{plan.vehicle}", kind=StopKind.BREAK,
+                        location=STAY, delta=(0,) * len(plan.capacity), earliest=until)
+        stops = (*stops[:n], hold, *stops[n:])
+        n += 1
+    return replace(plan, stops=stops, n_locked=n)
+
+
+def _is_hold(stop: PlanStop) -> bool:
+    return stop.kind is StopKind.BREAK and stop.key.startswith(HOLD_PREFIX)
 
 
 def plans_cost(plans: Sequence[VehiclePlan], source: Engine | TravelTable) -> int:
@@ -386,11 +402,12 @@ def merge_plans(
         plans = [remove_repaired(p, gone, d, m) if any(s.key == gone for s in p.stops)
                  else p for p in plans]
     have = {key for key, _ in _stop_set(plans)}
+    cache = PlanCache()
     for _, kind, key in changes:
         if kind != "confirm" or key in have or (key, StopKind.PICKUP) not in wanted:
             continue
         cand = engine.promise_candidate(key)
-        ins = best_insertion(plans, [cand], d, m)
+        ins = best_insertion(plans, [cand], d, m, cache=cache)
         if ins is None:
             return None, f"request {key}, booked since the snapshot, does not fit the new plans"
         plans[ins.plan] = insert(plans[ins.plan], ins, cand)
@@ -406,6 +423,7 @@ def _rebase(
 
     ``stops`` are the live stops of the whole fleet, whose limits the new stops take on.
     """
+    new = replace(new, stops=tuple(s for s in new.stops if not _is_hold(s)))
     head = [(s.key, str(s.kind)) for s in new.stops[: len(done)]]
     if head != done:
         i = next((i for i, (a, b) in enumerate(zip(head, done, strict=False)) if a != b),
