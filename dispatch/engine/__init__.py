@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from dispatch.engine import fleet, incidents, offers
 from dispatch.engine.log import Command, decode_args, decode_state, encode_args, encode_state
 from dispatch.engine.promises import plan_problems, rebased
-from dispatch.engine.state import EngineState, RequestState, VehicleState
+from dispatch.engine.state import EngineState, RequestState, VehicleState, check_transition
 from dispatch.engine.types import (
     DEFAULT_SHIFT,
     FINAL_STATUSES,
@@ -470,7 +470,7 @@ class Engine:
     def decline(self, request_id: str) -> None:
         """Record that the rider declined the offer."""
         r = self._st.get(request_id)
-        self._check_transition(r, RequestStatus.DECLINED)
+        check_transition(r, RequestStatus.DECLINED)
         self._run("decline", {"request_id": request_id},
                   lambda: self._st.set_status(r, RequestStatus.DECLINED, "rider"))
 
@@ -486,19 +486,13 @@ class Engine:
         if r.status is RequestStatus.PICKED_UP:
             msg = f"request {request_id!r} is already on board: cannot cancel after pickup"
             raise InvalidTransitionError(msg)
-        self._check_transition(r, RequestStatus.CANCELLED)
+        check_transition(r, RequestStatus.CANCELLED)
 
         def run() -> None:
             self._st.set_status(r, RequestStatus.CANCELLED, cause)
             fleet.unplan(self._st, r)
 
         self._run("cancel", {"request_id": request_id, "cause": cause}, run)
-
-    @staticmethod
-    def _check_transition(r: RequestState, new: RequestStatus) -> None:
-        if new not in TRANSITIONS.get(r.status, frozenset()):
-            msg = f"request {r.request.id!r}: cannot go from {r.status} to {new}"
-            raise InvalidTransitionError(msg)
 
     # ------------------------------------------------------------------ time
     def advance(self, t: int) -> list[Event]:

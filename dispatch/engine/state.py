@@ -33,6 +33,13 @@ from dispatch.network import TravelTable
 from routing.insertion import PlanCache, PlanStop, VehiclePlan
 
 
+def check_transition(r: RequestState, new: RequestStatus) -> None:
+    """Raise :class:`InvalidTransitionError` unless ``r`` may go to ``new``."""
+    if new not in TRANSITIONS.get(r.status, frozenset()):
+        msg = f"request {r.request.id!r}: cannot go from {r.status} to {new}"
+        raise InvalidTransitionError(msg)
+
+
 @dataclass(slots=True)
 class RequestState:
     """One request as the engine tracks it (mutable)."""
@@ -125,9 +132,7 @@ class EngineState:
                    t: int | None = None) -> None:
         """Move ``r`` to ``new`` (an allowed transition) and log it."""
         old = r.status
-        if new not in TRANSITIONS.get(old, frozenset()):
-            msg = f"request {r.request.id!r}: cannot go from {old} to {new}"
-            raise InvalidTransitionError(msg)
+        check_transition(r, new)
         r.status = new
         if new is RequestStatus.OFFERED:
             self.offered[r.request.id] = None
