@@ -392,11 +392,19 @@ class Store:
             conn.execute(OWNERS.insert().values(tenant_id=tenant, request_id=request_id,
                                                 key_id=key_id))
 
-    def owners(self, tenant: str) -> dict[str, str]:
-        """Return request id -> key id of every owned request of ``tenant``."""
-        q = sa.select(OWNERS.c.request_id, OWNERS.c.key_id).where(OWNERS.c.tenant_id == tenant)
+    def owner(self, tenant: str, request_id: str) -> str | None:
+        """Return the key id that created ``request_id``, ``None`` if none did."""
+        q = sa.select(OWNERS.c.key_id).where(OWNERS.c.tenant_id == tenant,
+                                             OWNERS.c.request_id == request_id)
         with self.engine.connect() as conn:
-            return {r.request_id: r.key_id for r in conn.execute(q)}
+            return conn.execute(q).scalar()
+
+    def owned_by(self, tenant: str, key_id: str) -> set[str]:
+        """Return the ids of the requests ``key_id`` created."""
+        q = sa.select(OWNERS.c.request_id).where(OWNERS.c.tenant_id == tenant,
+                                                 OWNERS.c.key_id == key_id)
+        with self.engine.connect() as conn:
+            return set(conn.execute(q).scalars())
 
 
 def _hash(secret: str) -> str:

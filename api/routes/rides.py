@@ -84,8 +84,8 @@ def _visible(caller: Caller, request_id: str) -> None:
                             ) from None
     if caller.role in STAFF:
         return
-    if caller.role is Role.BOOKING_CLIENT and svc.store.owners(svc.tenant).get(
-            request_id) == caller.key.id:
+    if caller.role is Role.BOOKING_CLIENT and svc.store.owner(
+            svc.tenant, request_id) == caller.key.id:
         return
     raise HTTPException(status_code=404, detail=f"ride request {request_id!r} not found")
 
@@ -141,7 +141,7 @@ def list_rides(caller: CallerDep,
     with svc.lock:
         recs = [r for r in svc.engine.records() if isinstance(r.request, RideRequest)]
         if caller.role is Role.BOOKING_CLIENT:
-            mine = {k for k, v in svc.store.owners(svc.tenant).items() if v == caller.key.id}
+            mine = svc.store.owned_by(svc.tenant, caller.key.id)
             recs = [r for r in recs if r.request.id in mine]
         if status is not None:
             recs = [r for r in recs if r.status is status]
