@@ -340,6 +340,9 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
     from maps.region import DEFAULT_ATTRIBUTION
 
     p = plan
+    if p.vans == 0 and p.deliveries != 0 and p.trips is None:
+        typer.echo("warning: --vans 0: the day's deliveries have no van and none will be "
+                   "served (give --vans N or --deliveries 0)", err=True)
     t0 = time.perf_counter()
     region = _load_region(p.region)
     if p.depot is not None:

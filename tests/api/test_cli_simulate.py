@@ -48,6 +48,21 @@ def _one_error_line(res: Result, *, upfront: bool = True) -> str:
     return errors[0]
 
 
+def test_deliveries_without_a_van_are_warned_about(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    res = _run(app, "simulate", "--seed", "3", "--vehicles", "1", "--requests", "4",
+               "--deliveries", "3", "--vans", "0", "--out", out)
+    assert res.exit_code == 0, res.output
+    warnings = [ln for ln in res.stderr.splitlines() if ln.startswith("warning:")]
+    assert any("--vans 0" in ln and "deliveries" in ln for ln in warnings), res.stderr
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert (kpis["deliveries"], kpis["deliveries_served"]) == (3, 0)
+    quiet = _run(app, "simulate", "--seed", "3", "--vehicles", "1", "--requests", "4",
+                 "--deliveries", "0", "--vans", "0", "--out", tmp_path / "quiet")
+    assert quiet.exit_code == 0, quiet.output
+    assert "warning:" not in quiet.stderr
+
+
 def test_simulate_writes_kpis(app: typer.Typer, tmp_path: Path) -> None:
     out = tmp_path / "sim"
     res = _run(app, "simulate", "--seed", "3", "--vehicles", "2", "--requests", "24",
