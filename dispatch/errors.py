@@ -47,3 +47,7 @@ class PlanRejectedError(DispatchError, ValueError):
     def __init__(self, msg: str, problems: list[str] | None = None) -> None:
         super().__init__(msg)
         self.problems = list(problems or [msg])
+
+
+class ProfileError(DispatchError, ValueError):
+    """A service profile that cannot be used: the message names the file, table and key."""
