@@ -13,7 +13,8 @@ The tables (see ``examples/profiles/kumamoto.toml`` for a documented example)::
     [service]       name, default_class
     [area]          geojson (file beside the TOML) and/or [[area.zones]] inline rings;
                     [[area.destinations]] named out-of-area points with a radius
-    [boarding]      points = "door_to_door" | "gtfs" | CSV file (id,name,lon,lat);
+    [boarding]      points = "door_to_door" | "gtfs" | CSV file (id,name,lon,lat), or a
+                    list of "gtfs" and CSV files;
                     snap_m, wheelchair_boarding_min, boarding_min, gtfs = [feeds]
     [od]            [[od.forbidden]] from/to zone pairs; [od.fixed_route] feeds,
                     max_walk_m, max_wait_min, walk_speed_mps
@@ -527,20 +528,27 @@ def _points_from_gtfs(feeds: tuple[Path, ...]) -> list[BoardingPoint]:
 
 def _boarding(t: _Table, area: ServiceArea) -> Boarding:
     src = t.raw("points", "door_to_door")
+    sources = src if isinstance(src, list) else [src]
+    if not sources or not all(isinstance(x, str) and x for x in sources):
+        t.fail("points", f"must be \"door_to_door\", \"gtfs\", a CSV file or a list of "
+               f"\"gtfs\" and CSV files, got {src!r}")
     points: list[BoardingPoint] = []
-    if src == "gtfs":
-        points = _points_from_gtfs(t.feeds("gtfs"))
-    elif src != "door_to_door":
-        points = _points_from_csv(t, t.file("points"))
-    else:
+    if "door_to_door" in sources:
+        if len(sources) > 1:
+            t.fail("points", "\"door_to_door\" cannot be combined with boarding points")
         t.raw("gtfs")
-    if src == "gtfs":
-        # keep the stops where the service runs (in a zone or at a named destination)
-        points = [p for p in points if area.zone_of(p.lon, p.lat) is not None
-                  or area.destination_of(p.lon, p.lat) is not None]
-        if not points:
-            t.fail("points", "no GTFS stop lies in the service area")
-    b = Boarding(source=str(src), points=tuple(points), snap_m=t.num("snap_m", 30.0),
+    for x in sources:
+        if x == "gtfs":
+            gtfs = _points_from_gtfs(t.feeds("gtfs"))
+            # keep the stops where the service runs (in a zone or at a named destination)
+            points += [p for p in gtfs if area.zone_of(p.lon, p.lat) is not None
+                       or area.destination_of(p.lon, p.lat) is not None]
+        elif x != "door_to_door":
+            points += _points_from_csv(t, t.file("points", x))
+    if sources != ["door_to_door"] and not points:
+        t.fail("points", "no boarding point lies in the service area")
+    b = Boarding(source="+".join(sources), points=tuple(points),
+                 snap_m=t.num("snap_m", 30.0),
                  boarding_s=t.minutes("boarding_min", 60) or 0,
                  wheelchair_boarding_s=t.minutes("wheelchair_boarding_min", 300) or 0)
     t.done()

@@ -23,8 +23,9 @@ engine's :class:`dispatch.network.TravelTable`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
-from typing import Any, TypeVar
+from dataclasses import asdict, replace
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dispatch.engine import fleet, incidents, offers
 from dispatch.engine.log import Command, decode_args, decode_state, encode_args, encode_state
@@ -61,6 +62,9 @@ from dispatch.errors import (
 from dispatch.network import TravelTable
 from routing.insertion import STAY, Candidate, PlanStop, VehiclePlan
 from routing.solution import StopKind
+
+if TYPE_CHECKING:
+    from dispatch.profile import ServiceProfile
 
 __all__ = [
     "DEFAULT_SHIFT",
@@ -107,6 +111,14 @@ class Engine:
     on_command
         Called with every :class:`~dispatch.engine.log.Command` right after it ran
         and before the call returns (a durable store commits it there).
+    profile
+        The service's rules (:mod:`dispatch.profile`): every ride booking is checked by
+        :func:`dispatch.rules.check_booking` before insertion (a refusal names the
+        rule), the rider class's limits apply to the offer and the offer names the
+        fare. ``None`` (the default): no rules, no fares.
+    service_date
+        The date of the service day (required with ``profile``): the engine's clock
+        counts seconds from its midnight.
 
     Notes
     -----
@@ -124,7 +136,14 @@ class Engine:
         *,
         start_s: int = 0,
         on_command: Callable[[Command], None] | None = None,
+        profile: ServiceProfile | None = None,
+        service_date: date | None = None,
     ) -> None:
+        if profile is not None and service_date is None:
+            msg = "Engine: a service profile needs the service_date of the day"
+            raise InvalidRequestError(msg)
+        self.profile = profile
+        self.service_date = service_date
         cfg = config or DispatchConfig()
         self._st = EngineState(table=table, config=cfg, now=start_s, vehicles=[])
         self._st.vehicles = [self._new_vehicle(k, v) for k, v in enumerate(vehicles)]
@@ -290,11 +309,14 @@ class Engine:
         *,
         start_s: int = 0,
         snapshot: dict[str, Any] | None = None,
+        profile: ServiceProfile | None = None,
+        service_date: date | None = None,
     ) -> Engine:
         """Rebuild an engine by running ``commands`` in order on a new one.
 
         With ``snapshot`` (from :meth:`snapshot`), start from it and run only the
-        commands after it; ``commands`` may then hold the whole log.
+        commands after it; ``commands`` may then hold the whole log. A day run with a
+        service profile replays with the same ``profile`` and ``service_date``.
 
         Raises
         ------
@@ -303,9 +325,11 @@ class Engine:
             ended when it was logged.
         """
         if snapshot is None:
-            engine = cls(table, vehicles, config, start_s=start_s)
+            engine = cls(table, vehicles, config, start_s=start_s, profile=profile,
+                         service_date=service_date)
         else:
-            engine = cls.restore(table, vehicles, config, snapshot)
+            engine = cls.restore(table, vehicles, config, snapshot, profile=profile,
+                                 service_date=service_date)
         for raw in commands:
             cmd = raw if isinstance(raw, Command) else Command.from_dict(raw)
             if cmd.seq > engine.seq:
@@ -328,6 +352,9 @@ class Engine:
         vehicles: Sequence[VehicleSpec],
         config: DispatchConfig | None,
         snapshot: dict[str, Any],
+        *,
+        profile: ServiceProfile | None = None,
+        service_date: date | None = None,
     ) -> Engine:
         """Return the engine of a :meth:`snapshot` (same table, fleet and config).
 
@@ -339,7 +366,8 @@ class Engine:
         if snapshot.get("format") != 1:
             msg = f"snapshot format {snapshot.get('format')!r} is not 1"
             raise InvalidRequestError(msg)
-        engine = cls(table, vehicles, config, start_s=int(snapshot["start_s"]))
+        engine = cls(table, vehicles, config, start_s=int(snapshot["start_s"]),
+                     profile=profile, service_date=service_date)
         decode_state(engine._st, snapshot["state"])
         engine.seq = int(snapshot["seq"])
         return engine
@@ -393,23 +421,75 @@ class Engine:
         st.events.append(Event(time_s=st.now, kind=EventKind.STATUS, request_id=request.id,
                                status=RequestStatus.REQUESTED, cause="booking"))
         active = [v.spec for v in st.vehicles if v.plan.active]
+        ruled = self._profile_refusal(request)
+        if ruled is not None:
+            return self._reject(r, ruled[0], ruled[1], ())
         refusal = offers.eligibility(st.config, active, request)
         if refusal is not None:
             return self._reject(r, refusal[0], refusal[1], ())
         plans = fleet.live_plans(st)
-        answer = offers.offer_for(st.config, st.table, st.now, plans, request, cache=st.cache)
+        cfg = self.request_config(request)
+        answer = offers.offer_for(cfg, st.table, st.now, plans, request, cache=st.cache)
         if isinstance(answer[0], Offer):
             offer, direct = answer
             assert isinstance(direct, int)
+            offer = self._with_fare(request, offer)
             r.offer, r.vehicle, r.direct_s = offer, offer.vehicle, direct
             st.set_status(r, RequestStatus.OFFERED, "insertion")
             return offer
         reason, detail = answer
         assert isinstance(reason, RejectReason) and isinstance(detail, str)
-        alts = (offers.alternatives(st.config, st.table, st.now, plans, request,
+        alts = (offers.alternatives(cfg, st.table, st.now, plans, request,
                                     cache=st.cache)
                 if reason is RejectReason.NO_FEASIBLE_INSERTION else ())
         return self._reject(r, reason, detail, alts)
+
+    def request_config(self, request: AnyRequest) -> DispatchConfig:
+        """Return the service rules for ``request``: the engine's config with the limits
+        of the rider's class (max wait, max ride, boarding time) under a profile."""
+        if self.profile is None or not isinstance(request, RideRequest):
+            return self._st.config
+        from dispatch.rules import class_limits
+
+        return class_limits(self.profile, self._st.config, request)
+
+    def booking_time(self) -> datetime:
+        """Return :attr:`now` as a date and time (needs :attr:`service_date`)."""
+        if self.service_date is None:
+            msg = "Engine.booking_time: the engine has no service_date"
+            raise InvalidRequestError(msg)
+        return datetime.combine(self.service_date, datetime.min.time()) + timedelta(
+            seconds=self._st.now)
+
+    def _profile_refusal(self, request: AnyRequest) -> tuple[RejectReason, str] | None:
+        """Return the profile rule that refuses a ride booking, or ``None``."""
+        if self.profile is None or not isinstance(request, RideRequest):
+            return None
+        from dispatch.rules import check_booking, trip_from_request
+
+        assert self.service_date is not None
+        trip = trip_from_request(request, self._st.table, self.service_date, self._st.now)
+        refusal = check_booking(self.profile, trip, self.booking_time())
+        if refusal is None:
+            return None
+        return RejectReason(refusal.rule), refusal.detail
+
+    def _with_fare(self, request: AnyRequest, offer: Offer) -> Offer:
+        """Return ``offer`` naming the fare of the booking under the profile."""
+        if self.profile is None or not isinstance(request, RideRequest):
+            return offer
+        from dispatch.fares import trip_quote
+        from dispatch.rules import trip_from_request
+
+        assert self.service_date is not None
+        trip = trip_from_request(request, self._st.table, self.service_date, self._st.now)
+        loc = self._st.table.locations
+        trip = replace(trip, origin=(float(loc[offer.pickup, 0]), float(loc[offer.pickup, 1])),
+                       destination=(float(loc[offer.dropoff, 0]),
+                                    float(loc[offer.dropoff, 1])))
+        fare = trip_quote(self.profile, trip,
+                          self._st.table.distance_m(offer.pickup, offer.dropoff))
+        return replace(offer, fare_jpy=fare.total_jpy)
 
     def _reject(self, r: RequestState, reason: RejectReason, detail: str,
                 alts: tuple[Any, ...]) -> Rejection:
@@ -455,7 +535,7 @@ class Engine:
             st.set_status(r, RequestStatus.EXPIRED, "offer expired")
             msg = f"offer for {rid!r} expired at {offer.expires_s}"
             raise OfferExpiredError(msg)
-        cand = offers.promise_candidate(st.config, r.request, offer)
+        cand = offers.promise_candidate(self.request_config(r.request), r.request, offer)
         ins = fleet.best_live_insertion(st, [cand])
         if ins is None:
             st.set_status(r, RequestStatus.EXPIRED, "no longer fits")

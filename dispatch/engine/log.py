@@ -108,7 +108,9 @@ def encode_request(request: AnyRequest) -> dict[str, Any]:
             "origin": [[o.location, o.walk_s] for o in request.origin],
             "destination": [[d.location, d.walk_s] for d in request.destination],
             "pickup_window": _window(request.pickup_window), "arrive_by": request.arrive_by,
-            "seats": request.seats, "wheelchairs": request.wheelchairs}
+            "seats": request.seats, "wheelchairs": request.wheelchairs,
+            "rider_class": request.rider_class, "companions": request.companions,
+            "member_id": request.member_id}
 
 
 def decode_request(data: dict[str, Any]) -> AnyRequest:
@@ -126,7 +128,10 @@ def decode_request(data: dict[str, Any]) -> AnyRequest:
                           for a, b in data["destination"]),
         pickup_window=_unwindow(data["pickup_window"]),
         arrive_by=None if data["arrive_by"] is None else int(data["arrive_by"]),
-        seats=int(data["seats"]), wheelchairs=int(data["wheelchairs"]))
+        seats=int(data["seats"]), wheelchairs=int(data["wheelchairs"]),
+        # logs written before rider classes existed hold none of these
+        rider_class=str(data.get("rider_class", "general")),
+        companions=int(data.get("companions", 0)), member_id=data.get("member_id"))
 
 
 def encode_stop(s: PlanStop) -> dict[str, Any]:
@@ -194,7 +199,8 @@ def encode_offer(o: Offer | None) -> dict[str, Any] | None:
             "dropoff": o.dropoff, "walk_s": o.walk_s, "pickup_window": _window(o.pickup_window),
             "latest_arrival": o.latest_arrival, "max_ride_s": o.max_ride_s,
             "planned_pickup_s": o.planned_pickup_s, "planned_dropoff_s": o.planned_dropoff_s,
-            "expires_s": o.expires_s, "delivery_window": _window(o.delivery_window)}
+            "expires_s": o.expires_s, "delivery_window": _window(o.delivery_window),
+            "fare_jpy": o.fare_jpy}
 
 
 def decode_offer(d: dict[str, Any] | None) -> Offer | None:
@@ -208,7 +214,8 @@ def decode_offer(d: dict[str, Any] | None) -> Offer | None:
                  latest_arrival=int(d["latest_arrival"]), max_ride_s=d["max_ride_s"],
                  planned_pickup_s=int(d["planned_pickup_s"]),
                  planned_dropoff_s=int(d["planned_dropoff_s"]), expires_s=int(d["expires_s"]),
-                 delivery_window=_unwindow(d["delivery_window"]))
+                 delivery_window=_unwindow(d["delivery_window"]),
+                 fare_jpy=d.get("fare_jpy"))
 
 
 def encode_event(e: Event) -> dict[str, Any]:

@@ -74,7 +74,10 @@ def eligibility(config: DispatchConfig, fleet: Sequence[VehicleSpec],
 
 def max_ride_s(config: DispatchConfig, direct_s: int) -> int:
     """Return the maximum ride for a trip of direct time ``direct_s`` under ``config``."""
-    return max_ride_limit(direct_s, alpha=config.ride_alpha, beta_s=config.ride_beta_s)
+    limit = max_ride_limit(direct_s, alpha=config.ride_alpha, beta_s=config.ride_beta_s)
+    if config.max_ride_cap_s is not None:
+        limit = max(min(limit, config.max_ride_cap_s), direct_s)
+    return limit
 
 
 def wanted(config: DispatchConfig, now: int, request: AnyRequest, shift_s: int = 0) -> Wanted:
@@ -121,6 +124,8 @@ def candidates(
             if request.pickup_window is None and request.arrive_by is not None:
                 lo = max(lo, arr_latest - c.pickup_service_s - ride)
             hi = min(pw.latest, arr_latest - c.pickup_service_s - direct)
+            if c.max_wait_s is not None and request.arrive_by is None:
+                hi = min(hi, max(pw.earliest, soonest) + c.max_wait_s)
             if lo > hi:
                 continue
             p = PlanStop(key=request.id, kind=StopKind.PICKUP, location=o.location,

@@ -65,6 +65,18 @@ class RejectReason(StrEnum):
     """Why a booking got no offer."""
 
     NOT_MEMBER = "not_member"
+    # refusals by the rules of a service profile (dispatch.rules.RULES)
+    CLASS_NOT_ALLOWED = "class_not_allowed"
+    TOO_MANY_COMPANIONS = "too_many_companions"
+    NOT_A_SERVICE_DAY = "not_a_service_day"
+    OUTSIDE_SERVICE_HOURS = "outside_service_hours"
+    TOO_FAR_AHEAD = "too_far_ahead"
+    AFTER_BOOKING_CUTOFF = "after_booking_cutoff"
+    TOO_SHORT_NOTICE = "too_short_notice"
+    OUTSIDE_SERVICE_AREA = "outside_service_area"
+    FORBIDDEN_OD = "forbidden_od"
+    NOT_A_BOARDING_POINT = "not_a_boarding_point"
+    SERVED_BY_FIXED_ROUTE = "served_by_fixed_route"
     NO_WHEELCHAIR_VEHICLE = "no_wheelchair_vehicle"
     NO_CAPACITY_TYPE = "no_capacity_type"
     NO_STOP_IN_WALK = "no_stop_in_walk"
@@ -89,7 +101,9 @@ class RideRequest:
     walk 0, for door-to-door). ``pickup_window`` is the wanted pickup time at the stop;
     ``None`` means as soon as possible. ``arrive_by`` asks for a drop-off start no
     later than this (appointments); without ``pickup_window`` the pickup window is
-    then derived from it.
+    then derived from it. ``rider_class`` names the rider's class in the engine's
+    service profile (fare concession and limits), ``companions`` how many of the
+    seats are companions (同乗者), ``member_id`` the rider's registration, if any.
     """
 
     id: str
@@ -100,13 +114,21 @@ class RideRequest:
     arrive_by: int | None = None
     seats: int = 1
     wheelchairs: int = 0
+    rider_class: str = "general"
+    companions: int = 0
+    member_id: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
             msg = "request.id must not be empty"
             raise InvalidRequestError(msg)
+        if self.companions > max(self.seats + self.wheelchairs - 1, 0):
+            msg = (f"request {self.id!r}.companions ({self.companions}) must leave a place "
+                   f"for the rider (seats {self.seats}, wheelchairs {self.wheelchairs})")
+            raise InvalidRequestError(msg)
         _at_least(f"request {self.id!r}", {
             "seats": self.seats, "wheelchairs": self.wheelchairs,
+            "companions": self.companions,
             **{f"origin[{i}].walk_s": o.walk_s for i, o in enumerate(self.origin)},
             **{f"destination[{i}].walk_s": o.walk_s for i, o in enumerate(self.destination)},
         }, 0)
@@ -212,6 +234,8 @@ class DispatchConfig:
     alternative_range_s: int = 3 * 3600
     walk_cost: int = 1
     relax_s: int = 3600
+    max_wait_s: int | None = None
+    max_ride_cap_s: int | None = None
 
     def __post_init__(self) -> None:
         if not self.dimensions or len(set(self.dimensions)) != len(self.dimensions):
@@ -225,7 +249,10 @@ class DispatchConfig:
             "dropoff_service_s": self.dropoff_service_s,
             "delivery_service_s": self.delivery_service_s, "alternatives": self.alternatives,
             "alternative_range_s": self.alternative_range_s, "walk_cost": self.walk_cost,
-            "relax_s": self.relax_s}, 0)
+            "relax_s": self.relax_s,
+            **({} if self.max_wait_s is None else {"max_wait_s": self.max_wait_s}),
+            **({} if self.max_ride_cap_s is None else {"max_ride_cap_s": self.max_ride_cap_s}),
+        }, 0)
         _at_least("config", {"ride_alpha": self.ride_alpha}, 1)
         _at_least("config", {"offer_ttl_s": self.offer_ttl_s,
                              "alternative_step_s": self.alternative_step_s}, 1)
@@ -247,6 +274,7 @@ class Offer:
     planned_dropoff_s: int
     expires_s: int
     delivery_window: TimeWindow | None = None
+    fare_jpy: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
