@@ -262,8 +262,9 @@ class ServiceCalendar:
         for a, b in self.closures:
             if _in_range((day.month, day.day), a, b):
                 also = f" ({name})" if name else ""
-                return DayCheck(day=day, open=False, reason=CLOSURE, detail=(
-                    f"closed {a[0]:02d}-{a[1]:02d}..{b[0]:02d}-{b[1]:02d}{also}"))
+                span = f"{a[0]:02d}-{a[1]:02d}" + (f"..{b[0]:02d}-{b[1]:02d}" if b != a else "")
+                return DayCheck(day=day, open=False, reason=CLOSURE,
+                                detail=f"closed {span}{also}")
         if self.holidays_closed and name is not None:
             return DayCheck(day=day, open=False, reason=HOLIDAY, detail=name)
         if day.weekday() not in self.weekdays:
