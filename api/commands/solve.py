@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from enum import StrEnum
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,6 +27,8 @@ class InstanceFormat(StrEnum):
     LILIM = "lilim"
     SOLOMON = "solomon"
     VRPLIB = "vrplib"
+    TSPD = "tspd"
+    FSTSP = "fstsp"
 
 
 class Objective(StrEnum):
@@ -76,13 +80,29 @@ def solve_instance(
         Objective,
         typer.Option(help="distance: total distance; vehicles: fewest vehicles, then distance."),
     ] = Objective.DISTANCE,
+    endurance: Annotated[
+        float | None,
+        typer.Option(help="fstsp: drone endurance in minutes, launch to end of recovery "
+                          "(default 20 as in Murray & Chu 2015; the paper also runs 40).",
+                     show_default=False),
+    ] = None,
+    launch_time: Annotated[
+        float | None,
+        typer.Option(help="fstsp: launch time in minutes (default 1).", show_default=False),
+    ] = None,
+    recovery_time: Annotated[
+        float | None,
+        typer.Option(help="fstsp: recovery time in minutes (default 1).",
+                     show_default=False),
+    ] = None,
 ) -> None:
     """Solve one literature instance and print one JSON object on stdout.
 
     Keys: instance, format, cost (the literature convention, e.g. unrounded Euclidean
-    distance), vehicles, feasible (the independent checker's verdict), unassigned (file
-    node ids of the pickups / customers left out), runtime_s, routes (file node ids,
-    depots excluded).
+    distance; the makespan for tspd and fstsp), vehicles, feasible (the independent
+    checker's verdict), unassigned (file node ids of the pickups / customers left out),
+    runtime_s, routes (file node ids, depots excluded; for tspd and fstsp the truck's
+    stops and legs and the drone's sorties and legs, depots included).
     """
     from routing.check import check
     from routing.errors import RoutingError
@@ -90,6 +110,14 @@ def solve_instance(
     from routing.solution import ItemKind
 
     _check_limits(time_limit, seed)
+    drone_flags = {"--endurance": endurance, "--launch-time": launch_time,
+                   "--recovery-time": recovery_time}
+    if fmt in (InstanceFormat.TSPD, InstanceFormat.FSTSP):
+        _solve_drone_instance(path, fmt, time_limit, seed, drone_flags)
+        return
+    given = [k for k, v in drone_flags.items() if v is not None]
+    if given:
+        raise _fail(f"{given[0]} applies to --format fstsp only")
     try:
         inst = read_instance(path, str(fmt))
     except (RoutingError, OSError) as exc:
@@ -112,6 +140,93 @@ def solve_instance(
         "runtime_s": round(runtime, 3),
         "routes": route_node_ids(inst, solution),
     }
+    typer.echo(json.dumps(out))
+
+
+#: Largest endurance, launch or recovery time accepted (minutes; a week).
+_MAX_DRONE_MINUTES = 7 * 24 * 60.0
+
+
+def _drone_settings(fmt: InstanceFormat, flags: dict[str, float | None]) -> dict[str, float]:
+    """Check the FSTSP flags; return the reader's keyword arguments (paper defaults)."""
+    from routing.tspd import FSTSP_DEFAULT_ENDURANCE, FSTSP_DEFAULT_LAUNCH, FSTSP_DEFAULT_RECOVERY
+
+    if fmt is InstanceFormat.TSPD:
+        given = [k for k, v in flags.items() if v is not None]
+        if given:
+            raise _fail(f"{given[0]} applies to --format fstsp only (TSP-D has no endurance, "
+                        "launch or recovery time)")
+        return {}
+    defaults = {"--endurance": FSTSP_DEFAULT_ENDURANCE, "--launch-time": FSTSP_DEFAULT_LAUNCH,
+                "--recovery-time": FSTSP_DEFAULT_RECOVERY}
+    out: dict[str, float] = {}
+    for flag, default in defaults.items():
+        value = flags[flag]
+        v = default if value is None else float(value)
+        positive = flag == "--endurance"
+        if not math.isfinite(v) or v < 0 or (positive and v == 0) or v > _MAX_DRONE_MINUTES:
+            bound = "more than 0" if positive else "at least 0"
+            raise _fail(f"{flag} must be {bound} and at most {_MAX_DRONE_MINUTES:g} minutes, "
+                        f"got {value}")
+        out[flag] = v
+    return {"endurance": out["--endurance"], "launch_s": out["--launch-time"],
+            "recovery_s": out["--recovery-time"]}
+
+
+def _solve_drone_instance(path: Path, fmt: InstanceFormat, time_limit: float, seed: int,
+                          flags: dict[str, float | None]) -> None:
+    """``solve-instance --format tspd|fstsp``: one truck with one drone, makespan."""
+    from routing.check_tspd import check_tspd
+    from routing.errors import RoutingError
+    from routing.instances.drone import read_fstsp, read_tspd
+    from routing.tspd import solve
+
+    settings = _drone_settings(fmt, flags)
+    try:
+        if fmt is InstanceFormat.TSPD:
+            if path.is_dir():
+                raise _fail(f"{path}: is a folder; a TSP-D instance is one file (an FSTSP "
+                            "instance is a folder: --format fstsp)")
+            inst = read_tspd(path)
+        else:
+            inst = read_fstsp(path, **settings)
+    except (RoutingError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"... solving {inst.name} ({inst.n_customers} customers, truck + drone) for up "
+               f"to {time_limit:g} s", err=True)
+    try:
+        sol = solve(inst, time_limit, seed)
+    except RoutingError as exc:
+        raise _fail(str(exc)) from None
+    violations = check_tspd(inst, sol)
+    for v in violations[:5]:
+        typer.echo(f"violation: {v.kind}: {v.message}", err=True)
+    ids = inst.node_id
+    truck = sol.truck_route()
+    sorties = sol.sorties()
+    out: dict[str, Any] = {
+        "instance": inst.name,
+        "format": str(fmt),
+        "cost": round(sol.makespan, 6),
+        "vehicles": 1,
+        "drones": 1,
+        "feasible": not violations,
+        "unassigned": [],
+        "runtime_s": round(sol.runtime_s, 3),
+        "method": sol.method,
+        "routes": [
+            {"vehicle": "truck", "stops": [ids(v) for v in truck],
+             "legs": [[ids(a), ids(b)] for a, b in pairwise(truck) if a != b]},
+            {"vehicle": "drone",
+             "sorties": [{"launch": ids(a), "customer": ids(c), "land": ids(b)}
+                         for a, c, b in sorties],
+             "legs": [leg for a, c, b in sorties for leg in ([ids(a), ids(c)],
+                                                            [ids(c), ids(b)])]},
+        ],
+    }
+    if fmt is InstanceFormat.FSTSP:
+        out["settings"] = {"endurance": inst.endurance, "launch_time": inst.launch_s,
+                           "recovery_time": inst.recovery_s}
     typer.echo(json.dumps(out))
 
 

@@ -39,6 +39,7 @@ from routing.tspd import (
     makespan,
 )
 
+_FSTSP_FILES = ("tau.csv", "tauprime.csv", "Cprime.csv", "nodes.csv", "FSTSP_OFV.csv")
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 #: Largest instance the readers accept (the heuristic's split is cubic in the nodes).
 MAX_DRONE_NODES = 1000
@@ -202,6 +203,9 @@ def read_fstsp(
     """
     folder = Path(folder)
     if folder.is_file():
+        if folder.name not in _FSTSP_FILES:
+            raise InstanceFormatError(f"{folder}: is a file; an FSTSP instance is a folder with "
+                                      "tau.csv, tauprime.csv, Cprime.csv, nodes.csv")
         folder = folder.parent
     if not folder.is_dir():
         raise InstanceFormatError(f"{folder}: no such folder (an FSTSP instance is a folder "
