@@ -921,6 +921,58 @@ def sources_from_region(
         placement=_placement(has_cells, len(stops), len(hosp), len(other)))
 
 
+def sources_within(sources: DemandSources,
+                   inside: Callable[[FloatArray], BoolArray]) -> DemandSources:
+    """Return ``sources`` kept to where ``inside`` holds (e.g. a service area).
+
+    Census cells are kept by their centre and homes are redrawn until ``inside``; stops,
+    hospitals and other POIs outside are dropped; the depot moves to the kept stop
+    nearest the kept population's centre (the depot stays when no stop is kept).
+
+    Raises
+    ------
+    DemandError
+        When no census cell (or candidate home) lies inside.
+    """
+    s = sources
+    cells = s.cell_bounds
+    keep_c = inside((cells[:, :2] + cells[:, 2:]) / 2) if len(cells) else np.zeros(0, bool)
+    keep_h = inside(s.home_lonlat) if len(s.home_lonlat) else np.zeros(0, bool)
+    if not keep_c.any() and not keep_h.any():
+        msg = "DemandSources: no census cell or candidate home lies in the area"
+        raise DemandError(msg)
+    base_ok = s.home_ok
+
+    def home_ok(points: FloatArray) -> BoolArray:
+        ok = inside(points)
+        return ok & base_ok(points) if base_ok is not None else ok
+
+    def kept(lonlat: FloatArray) -> BoolArray:
+        return inside(lonlat) if len(lonlat) else np.zeros(0, bool)
+
+    ks, kh, kp = kept(s.stop_lonlat), kept(s.hospital_lonlat), kept(s.poi_lonlat)
+    depot = s.depot_lonlat
+    if ks.any() and keep_c.any():
+        centre = ((cells[keep_c, :2] + cells[keep_c, 2:]) / 2)
+        w = s.cell_total[keep_c]
+        mean = (centre * w[:, None]).sum(axis=0) / max(float(w.sum()), 1e-9)
+        pool = s.stop_lonlat[ks]
+        k = int(np.argmin(np.hypot(*(pool - mean).T)))
+        depot = (float(pool[k, 0]), float(pool[k, 1]))
+    return DemandSources(
+        cell_bounds=cells[keep_c], cell_total=s.cell_total[keep_c],
+        cell_65plus=s.cell_65plus[keep_c], stop_lonlat=s.stop_lonlat[ks],
+        stop_names=tuple(n for n, k in zip(s.stop_names, ks, strict=True) if k),
+        stop_is_station=s.stop_is_station[ks], stop_departures=s.stop_departures[ks],
+        hospital_lonlat=s.hospital_lonlat[kh],
+        hospital_names=tuple(n for n, k in zip(s.hospital_names, kh, strict=True) if k),
+        depot_lonlat=depot, home_ok=home_ok if len(cells) else None,
+        home_lonlat=s.home_lonlat[keep_h], home_weight=s.home_weight[keep_h],
+        poi_lonlat=s.poi_lonlat[kp],
+        poi_names=tuple(n for n, k in zip(s.poi_names, kp, strict=True) if k),
+        placement=s.placement)
+
+
 def travel_table_for_day(region: Region, day: DemandDay) -> TravelTable:
     """Compute the road travel table between the day's places (ordered like them).
 

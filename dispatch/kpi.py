@@ -26,6 +26,26 @@ Definitions (rides unless said otherwise; times in seconds):
 * ``deliveries``/``deliveries_served``/``deliveries_on_time_share``.
 * ``cancellation_rate``/``no_show_rate``: cancelled or no-show over confirmed rides.
 
+* ``rejected_by_reason``: rejected rides (the first booking's reason) per reason, the
+  rules of a service profile by their names; ``served_by_purpose``: served rides per
+  purpose.
+
+With a service profile (``SimulationConfig.profile``; every one of these is ``None``
+without one):
+
+* ``fare_revenue_jpy``: fares of the served rides (:mod:`dispatch.fares`: each rider's
+  own fares of the day capped at the class's day pass, plus their companions' fares;
+  a rider's outbound and return legs are one rider).
+* ``operating_cost_jpy``: the profile's cost model over the ride vehicles (vans are a
+  separate delivery business): per vehicle-hour of ``vehicle_hours``, per km of
+  ``vehicle_km``, and the fixed cost per vehicle-day for every ride vehicle of the fleet.
+* ``farebox_ratio`` (収支率): revenue over operating cost.
+* ``subsidy_per_rider_jpy``: (cost - revenue) over the passengers of served rides
+  (riders and companions, 延べ利用者数).
+* ``served_by_class``/``requests_by_class``: rides per rider class;
+  ``served_by_area``: served rides per zone of their origin (``outside`` for a named
+  destination outside the zones, e.g. a hospital's return trip).
+
 A share or mean over nothing (no served ride, no delivery, no vehicle-hour, no booking)
 is ``None`` (``null`` in JSON, ``n/a`` in the table), never 100 % or 0.
 """
@@ -33,7 +53,7 @@ is ``None`` (``null`` in JSON, ``n/a`` in the table), never 100 % or 0.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,7 +68,9 @@ KPI_KEYS: tuple[str, ...] = (
     "vehicle_hours", "pax_per_vehicle_hour", "offer_latency_p50_ms", "offer_latency_p95_ms",
     "offer_latency_p99_ms", "deliveries", "deliveries_served", "deliveries_on_time_share",
     "van_km", "van_hours", "cancellation_rate", "no_show_rate", "took_alternative",
-    "reopt_runs", "reopt_adopted", "sim_wall_s",
+    "reopt_runs", "reopt_adopted", "sim_wall_s", "rejected_by_reason", "served_by_purpose",
+    "fare_revenue_jpy", "operating_cost_jpy", "farebox_ratio", "subsidy_per_rider_jpy",
+    "served_by_class", "requests_by_class", "served_by_area",
 )
 
 
@@ -175,8 +197,69 @@ def compute_kpis(result: SimulationResult) -> dict[str, Any]:
         "reopt_runs": result.reopt_runs,
         "reopt_adopted": result.reopt_adopted,
         "sim_wall_s": result.wall_s,
+        "rejected_by_reason": _counts(r.reject_reason for r in rides
+                                      if r.final is FinalState.REJECTED),
+        "served_by_purpose": _counts(r.purpose for r in served),
+        **money_kpis(result),
     }
     return {k: _round(out[k]) for k in KPI_KEYS}
+
+
+def _counts(keys: Iterable[str]) -> dict[str, int]:
+    """Return how often each key occurs, sorted by key."""
+    c: dict[str, int] = defaultdict(int)
+    for k in keys:
+        c[k or "unknown"] += 1
+    return dict(sorted(c.items()))
+
+
+MONEY_KEYS = ("fare_revenue_jpy", "operating_cost_jpy", "farebox_ratio",
+              "subsidy_per_rider_jpy", "served_by_class", "requests_by_class",
+              "served_by_area")
+
+
+def money_kpis(result: SimulationResult) -> dict[str, Any]:
+    """Return revenue, cost, farebox ratio, subsidy per rider and the counts by class and
+    area of a day run under a service profile (every value ``None`` without one)."""
+    profile = result.config.profile
+    if profile is None:
+        return dict.fromkeys(MONEY_KEYS)
+    from dispatch.fares import operating_cost, rider_day_total, trip_quote
+    from dispatch.rules import OUTSIDE, TripQuery
+
+    assert result.config.service_date is not None
+    loc = result.table.locations
+    rides = [r for r in result.records if r.kind == "ride"]
+    served = [r for r in rides if r.final is FinalState.SERVED]
+    returns = {r.id: r.return_of for r in result.day.rides}
+    by_rider: dict[str, list[Any]] = defaultdict(list)
+    area: list[str] = []
+    for r in served:
+        if r.pickup is None or r.dropoff is None:
+            continue
+        o = (float(loc[r.pickup, 0]), float(loc[r.pickup, 1]))
+        d = (float(loc[r.dropoff, 0]), float(loc[r.dropoff, 1]))
+        q = trip_quote(profile, TripQuery(
+            origin=o, destination=d, service_date=result.config.service_date, wanted_s=0,
+            rider_class=r.rider_class or None, companions=r.companions),
+            result.table.distance_m(r.pickup, r.dropoff))
+        by_rider[returns.get(r.id) or r.id].append((r.rider_class, q))
+        area.append(profile.area.zone_of(*o) or OUTSIDE)
+    revenue = sum(rider_day_total(profile, qs[0][0] or None, [q for _, q in qs])
+                  for qs in by_rider.values())
+    bus = [t for t in result.traces if not t.is_van]
+    cost = operating_cost(profile.costs, vehicle_hours=sum(t.hours for t in bus),
+                          km=sum(t.km for t in bus), vehicle_days=len(bus))
+    passengers = sum(r.load for r in served)
+    return {
+        "fare_revenue_jpy": revenue,
+        "operating_cost_jpy": cost,
+        "farebox_ratio": _share(revenue, cost),
+        "subsidy_per_rider_jpy": (cost - revenue) / passengers if passengers else None,
+        "served_by_class": _counts(r.rider_class for r in served),
+        "requests_by_class": _counts(r.rider_class for r in rides),
+        "served_by_area": _counts(area),
+    }
 
 
 def _round(v: Any) -> Any:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
 
 from dispatch.errors import ProfileError
 from dispatch.profile import (
@@ -457,16 +458,16 @@ def trip_from_request(request: RideRequest, table: TravelTable, service_date: da
                       now_s: int) -> TripQuery:
     """Return the query of an engine ride request (first origin/destination option).
 
-    The wanted time is the request's arrive-by when it has no pickup window, else the
-    pickup window's start, else (as soon as possible) ``now_s``.
+    The wanted time is the request's arrive-by (an appointment: the rules judge the
+    arrival), else the pickup window's start, else (as soon as possible) ``now_s``.
     """
     o = request.origin[0].location
     d = request.destination[0].location
     loc = table.locations
-    if request.pickup_window is not None:
-        wanted, arrive = request.pickup_window.earliest, False
-    elif request.arrive_by is not None:
+    if request.arrive_by is not None:
         wanted, arrive = request.arrive_by, True
+    elif request.pickup_window is not None:
+        wanted, arrive = request.pickup_window.earliest, False
     else:
         wanted, arrive = now_s, False
     return TripQuery(origin=(float(loc[o, 0]), float(loc[o, 1])),
@@ -501,9 +502,12 @@ def class_limits(profile: ServiceProfile, config: DispatchConfig,
 
 def points_within(profile: ServiceProfile, lonlat: FloatArray) -> npt.NDArray[np.bool_]:
     """Return, per (lon, lat) row, whether it lies in a zone or at a named destination."""
-    out = np.zeros(len(lonlat), dtype=bool)
-    for i, (lon, lat) in enumerate(lonlat.tolist()):
-        out[i] = _where(profile, lon, lat)[0] is not None
+    pts = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
+    out = np.zeros(len(pts), dtype=bool)
+    for z in profile.area.zones:
+        out |= np.asarray(shapely.intersects_xy(z.geometry, pts[:, 0], pts[:, 1]), dtype=bool)
+    for d in profile.area.destinations:
+        out |= metres_between(d.lon, d.lat, pts[:, 0], pts[:, 1]) <= d.radius_m
     return out
 
 

@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ from routing.model import TimeWindow
 
 if TYPE_CHECKING:
     from dispatch.background import BackgroundReoptimizer
+    from dispatch.profile import ServiceProfile
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,12 @@ class SimulationConfig:
         How long after the service end the replay continues so plans can finish.
     dispatch
         Engine parameters; ``None`` for the defaults.
+    profile, service_date
+        A service profile (:mod:`dispatch.profile`) whose rules, class limits and fares
+        the engine applies on ``service_date``; ``None``: no rules (today's behaviour).
+    rider_classes
+        Rider class per ride id (a return leg takes its outbound ride's class); rides
+        not named are of the profile's default class. See :func:`assign_classes`.
     """
 
     seed: int = 0
@@ -129,6 +137,9 @@ class SimulationConfig:
     breakdowns: int = 0
     end_slack_s: int = 3 * 3600
     dispatch: DispatchConfig | None = None
+    profile: ServiceProfile | None = None
+    service_date: date | None = None
+    rider_classes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.vehicles < 0 or self.vans < 0 or self.vehicles + self.vans == 0:
@@ -151,6 +162,9 @@ class SimulationConfig:
             raise SimulationError(msg)
         if self.reopt_delay_s < 0:
             msg = f"SimulationConfig.reopt_delay_s: must not be negative, got {self.reopt_delay_s}"
+            raise SimulationError(msg)
+        if self.profile is not None and self.service_date is None:
+            msg = "SimulationConfig.service_date: a profile needs the date of the day"
             raise SimulationError(msg)
 
 
@@ -215,6 +229,9 @@ class TripRecord:
     reject_reason: str
     load: int
     pickup_service_s: int = 0
+    rider_class: str = ""
+    companions: int = 0
+    fare_jpy: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
@@ -335,11 +352,51 @@ def _ride_request(ride: RideDemand, table: TravelTable, cfg: SimulationConfig,
         latest = max(ride.arrive_by_s - direct, 0)
         window = TimeWindow(earliest=max(latest - cfg.arrive_early_s, 0), latest=latest)
     # A wheelchair user takes the wheelchair space; companions take seats.
+    extra: dict[str, Any] = {}
+    if cfg.profile is not None:
+        extra = {"rider_class": _class_of(ride, cfg), "companions": ride.passengers - 1}
     return RideRequest(
         id=ride.id, rider=ride.id, origin=(origin,), destination=(dest,),
         pickup_window=window, arrive_by=ride.arrive_by_s,
         seats=ride.passengers - (1 if ride.wheelchair else 0),
-        wheelchairs=1 if ride.wheelchair else 0)
+        wheelchairs=1 if ride.wheelchair else 0, **extra)
+
+
+def _class_of(ride: RideDemand, cfg: SimulationConfig) -> str:
+    """Return the rider class of a ride (a return leg has its outbound's)."""
+    default = cfg.profile.default_class if cfg.profile is not None else "general"
+    return cfg.rider_classes.get(ride.return_of or ride.id, default)
+
+
+#: Share of 65+ riders who have returned their driving licence (運転免許返納者), an
+#: assumption for simulated days (no public per-rider statistic to draw it from).
+SHARE_LICENCE_RETURNED = 0.25
+
+
+def assign_classes(day: DemandDay, profile: ServiceProfile, seed: int = 0) -> dict[str, str]:
+    """Return a rider class per outbound ride of a generated day (seeded).
+
+    A wheelchair rider is ``disability`` (障害者手帳); a rider drawn from the census
+    mesh's 65+ population is ``licence_returned`` with probability
+    :data:`SHARE_LICENCE_RETURNED`, else ``senior``; everyone else is the profile's
+    default class. A class the profile does not define falls back to the default.
+    Children are not simulated (the generator draws no school trips).
+    """
+    rng = np.random.default_rng([seed, 13])
+    have = set(profile.classes)
+    out: dict[str, str] = {}
+    for r in day.rides:
+        if r.return_of is not None:
+            continue
+        u = float(rng.random())
+        if r.wheelchair:
+            name = "disability"
+        elif r.age65plus:
+            name = "licence_returned" if u < SHARE_LICENCE_RETURNED else "senior"
+        else:
+            name = profile.default_class
+        out[r.id] = name if name in have else profile.default_class
+    return out
 
 
 def _usable_alternative(ride: RideDemand, alternatives: tuple[TimeWindow, ...],
@@ -381,7 +438,8 @@ class _Runner:
         self.deliveries = {d.id: d for d in day.deliveries}
         start = min([day.config.service_start_s]
                     + [r.booking_s for r in day.rides] + [d.booking_s for d in day.deliveries])
-        engine = Engine(table, _fleet(day, cfg), cfg.dispatch or DispatchConfig(), start_s=start)
+        engine = Engine(table, _fleet(day, cfg), cfg.dispatch or DispatchConfig(), start_s=start,
+                        profile=cfg.profile, service_date=cfg.service_date)
         self.st = _State(engine=engine, rng=np.random.default_rng(cfg.seed), cfg=cfg, day=day)
         self.table = table
         for r in day.rides:
@@ -598,7 +656,11 @@ class _Runner:
             broken=tuple(str(c) for c in rec.broken),
             reject_reason=st.reject_reason.get(rid, "") if final is FinalState.REJECTED else "",
             load=ride.passengers if ride is not None else self.deliveries[rid].parcels,
-            pickup_service_s=st.engine.config.pickup_service_s)
+            pickup_service_s=st.engine.request_config(rec.request).pickup_service_s,
+            rider_class=(_class_of(ride, st.cfg) if ride is not None and st.cfg.profile
+                         else ""),
+            companions=ride.passengers - 1 if ride is not None and st.cfg.profile else 0,
+            fare_jpy=offer.fare_jpy if offer is not None else None)
 
     def traces(self) -> tuple[VehicleTrace, ...]:
         st = self.st

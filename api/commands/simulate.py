@@ -4,7 +4,9 @@ Both run on the built-in Kumamoto region or on the user's files (``--osm`` with
 ``--gtfs``, ``--population``, ``--pois`` as ``hakobu region info`` takes them).
 ``simulate`` generates a seeded day, or replays trip records (``--trips FILE.csv``, the
 format of :mod:`dispatch.trips`); the fleet and depot come from flags or a fleet file
-(``--fleet FILE.toml|.json``), flags winning over the file.
+(``--fleet FILE.toml|.json``), flags winning over the file. ``--profile FILE.toml`` (a
+service profile, :mod:`dispatch.profile`) dispatches the day by its rules, classes and
+fares on ``--date`` (default: the first service day from today on).
 
 Every flag is checked before the slow work starts; a bad one ends the run with one
 ``error:`` line naming the flag (or file, or row) and exit status 2.
@@ -24,7 +26,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from dispatch.demand import DemandDay
+    from dispatch.profile import ServiceProfile
     from dispatch.trips import BadRow, FleetSpec, TripsFile
     from maps.region import Region
 
@@ -87,6 +92,8 @@ class RunOptions:
     trips: Path | None = None
     on_bad_row: OnBadRow = OnBadRow.FAIL
     region: RegionFiles = field(default_factory=RegionFiles)
+    profile: Path | None = None
+    date: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +115,8 @@ class Plan:
     trips: TripsFile | None
     on_bad_row: OnBadRow
     region: RegionFiles
+    profile: ServiceProfile | None = None
+    service_date: date | None = None
 
 
 #: (flag, lowest, highest) of every number a run takes.
@@ -207,12 +216,50 @@ def plan_run(o: RunOptions) -> Plan:
         _check_shift(o.fleet, fleet)
     depot = _parse_depot(o.depot) if o.depot is not None else (
         fleet.depot_lonlat if fleet is not None else None)
-    return Plan(seed=o.seed, requests=o.requests if o.requests is not None else (
+    profile, service_date = _read_profile(o)
+    return Plan(profile=profile, service_date=service_date,
+                seed=o.seed, requests=o.requests if o.requests is not None else (
                     0 if trips is not None else _DEFAULTS["requests"]),
                 deliveries=o.deliveries if trips is None else 0, delays=o.delays,
                 breakdowns=o.breakdowns, depot=depot,
                 shift=(fleet.shift_start_s, fleet.shift_end_s) if fleet else (None, None),
                 trips=trips, on_bad_row=o.on_bad_row, region=o.region, **values)
+
+
+def _read_profile(o: RunOptions) -> tuple[ServiceProfile | None, date | None]:
+    """Read ``--profile`` and resolve ``--date`` (the first service day from today)."""
+    from datetime import date, timedelta
+
+    if o.profile is None:
+        if o.date is not None:
+            raise _fail("--date needs --profile (the date of the service day it runs)")
+        return None, None
+    from dispatch.errors import ProfileError
+    from dispatch.profile import load_profile
+
+    try:
+        profile = load_profile(o.profile)
+    except ProfileError as exc:
+        raise _fail(f"--profile {exc}") from None
+    if o.date is not None:
+        try:
+            day = date.fromisoformat(o.date)
+        except ValueError:
+            raise _fail(f"--date expects YYYY-MM-DD, got {o.date!r}") from None
+        if profile.calendar:
+            ok, why = profile.service_calendar().is_service_day(day)
+            if not ok:
+                typer.echo(f"warning: --date {day}: not a service day of the profile ({why}): "
+                           "every ride will be refused", err=True)
+        return profile, day
+    day = date.today()
+    if profile.calendar:
+        cal = profile.service_calendar()
+        for _ in range(366):
+            if cal.is_service_day(day)[0]:
+                break
+            day += timedelta(days=1)
+    return profile, day
 
 
 def _check_shift(path: Path | None, fleet: FleetSpec) -> None:
@@ -310,6 +357,20 @@ def _generated_day(p: Plan, region: Region) -> DemandDay:
     from dispatch.demand import DemandConfig, generate_day, sources_from_region
 
     sources = sources_from_region(region, depot_lonlat=p.depot)
+    if p.profile is not None:
+        from dispatch.demand import DemandError, sources_within
+        from dispatch.rules import points_within
+
+        profile = p.profile
+        try:
+            sources = sources_within(sources, lambda ll: points_within(profile, ll))
+        except DemandError as exc:
+            raise _fail(f"--profile {profile.source}: {exc}") from None
+        typer.echo("note: demand kept to the profile's service area (homes in its zones; "
+                   "stops, hospitals and other places in a zone or at a named destination)",
+                   err=True)
+        if p.depot is not None:
+            sources = replace(sources, depot_lonlat=p.depot)
     deliveries = p.deliveries
     has_shop = len(sources.hospital_lonlat) + len(sources.poi_lonlat) > 0
     if deliveries is None:
@@ -321,6 +382,17 @@ def _generated_day(p: Plan, region: Region) -> DemandDay:
         raise _fail(f"--deliveries {deliveries}: the region has no hospital or other POI to "
                     "ship from; give --pois or --deliveries 0")
     cfg = DemandConfig(seed=p.seed, n_requests=p.requests, n_deliveries=deliveries)
+    if p.profile is not None and len(region.population):
+        # Rider classes: the 65+ share of riders is the census mesh's elderly share.
+        pop = region.population
+        total = float(pop["total"].sum())
+        if total > 0:
+            share = float(pop["age65plus"].sum()) / total
+            cfg = replace(cfg, share_65plus=share)
+            typer.echo(f"note: rider classes: {share:.1%} of riders are 65+ (the census "
+                       "mesh's 65+ share); a wheelchair rider holds a disability card; "
+                       "a quarter of 65+ riders returned their licence (assumption)",
+                       err=True)
     if p.shift != (None, None):
         start = cfg.service_start_s if p.shift[0] is None else p.shift[0]
         end = cfg.service_end_s if p.shift[1] is None else p.shift[1]
@@ -359,6 +431,14 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
     _progress(f"{len(day.rides)} rides, {len(day.deliveries)} deliveries on "
               f"{len(day.places)} places; computing road travel times ...")
     table = travel_table_for_day(region, day)
+    classes: dict[str, str] = {}
+    if p.profile is not None:
+        from dispatch.simulate import assign_classes
+
+        classes = assign_classes(day, p.profile, p.seed) if p.trips is None else {}
+        _progress(f"service profile {p.profile.name!r} on {p.service_date} "
+                  f"({p.service_date:%a})")
+        inputs.update({"profile": str(p.profile.source), "service_date": str(p.service_date)})
     _progress("dispatching the day ...")
     # Re-optimization bounded by iterations (the time limit is only a cap) so the same
     # seed gives the same day on any machine.
@@ -369,12 +449,15 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
         # Trip records say who travelled: no cancellations or no-shows are drawn on top.
         p_cancel=0.0 if p.trips is not None else 0.03,
         p_no_show=0.0 if p.trips is not None else 0.02,
-        reopt_time_limit_s=REOPT_CAP_S, reopt_max_iterations=REOPT_ITERATIONS),
+        reopt_time_limit_s=REOPT_CAP_S, reopt_max_iterations=REOPT_ITERATIONS,
+        profile=p.profile, service_date=p.service_date, rider_classes=classes),
         progress=_progress)
     attribution = DEFAULT_ATTRIBUTION if p.region.osm is None else (
         "Roads © OpenStreetMap contributors (ODbL 1.0).")
     kpis = write_report(result, out, road=region.road, attribution=attribution, inputs=inputs)
     typer.echo(kpi_table(kpis))
+    if p.profile is not None:
+        typer.echo(profile_table(kpis))
     typer.echo(f"origins: {day.placement.origins}")
     typer.echo(f"destinations: {day.placement.destinations}")
     for note in result.notes:
@@ -382,6 +465,28 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
     typer.echo(f"wrote {out / 'kpis.json'}, {out / 'report.json'}, {out / 'map.html'} and "
                f"plots ({time.perf_counter() - t0:.1f} s)")
     return kpis
+
+
+def profile_table(kpis: dict[str, Any]) -> str:
+    """Return the service-profile KPIs (refusals by rule, classes, money) as text."""
+    def jpy(v: Any) -> str:
+        return "n/a" if v is None else f"{v:,.0f} JPY"
+
+    def counts(d: dict[str, int] | None) -> str:
+        return "n/a" if not d else ", ".join(f"{k} {v}" for k, v in d.items())
+
+    ratio = kpis.get("farebox_ratio")
+    rows = [
+        ("rejected by reason", counts(kpis.get("rejected_by_reason"))),
+        ("served by class", counts(kpis.get("served_by_class"))),
+        ("served by area", counts(kpis.get("served_by_area"))),
+        ("fare revenue", jpy(kpis.get("fare_revenue_jpy"))),
+        ("operating cost", jpy(kpis.get("operating_cost_jpy"))),
+        ("farebox ratio", "n/a" if ratio is None else f"{ratio:.1%}"),
+        ("subsidy per rider", jpy(kpis.get("subsidy_per_rider_jpy"))),
+    ]
+    width = max(len(a) for a, _ in rows)
+    return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
 
 
 def _run_or_fail(options: RunOptions, out: Path) -> None:
@@ -404,6 +509,12 @@ PopulationOpt = Annotated[Path | None, typer.Option(
 PoisOpt = Annotated[list[Path] | None, typer.Option(
     help="GeoJSON points, e.g. hospitals (repeatable; needs --osm).")]
 OutOpt = Annotated[Path, typer.Option(help="Output directory.")]
+ProfileOpt = Annotated[Path | None, typer.Option(
+    help="Service profile (TOML: area, OD and booking rules, rider classes, fares, costs); "
+         "default: no rules.")]
+DateOpt = Annotated[str | None, typer.Option(
+    "--date", help="Service date YYYY-MM-DD with --profile (default: the first service "
+                   "day from today).")]
 
 
 def _region_files(osm: Path | None, gtfs: list[Path] | None, population: Path | None,
@@ -446,6 +557,8 @@ def simulate(  # noqa: PLR0913
     population: PopulationOpt = None,
     pois: PoisOpt = None,
     out: OutOpt = DEFAULT_OUT,
+    profile: ProfileOpt = None,
+    service_date: DateOpt = None,
 ) -> None:
     """Replay a seeded service day, or your trip records, and write DIR/kpis.json."""
     options = RunOptions(seed=seed, vehicles=vehicles, requests=requests,
@@ -453,7 +566,8 @@ def simulate(  # noqa: PLR0913
                          wheelchairs=wheelchairs, van_parcels=van_parcels, delays=delays,
                          breakdowns=breakdowns, depot=depot, fleet=fleet, trips=trips,
                          on_bad_row=on_bad_row,
-                         region=_region_files(osm, gtfs, population, pois))
+                         region=_region_files(osm, gtfs, population, pois),
+                         profile=profile, date=service_date)
     _run_or_fail(options, out)
 
 
@@ -463,13 +577,16 @@ def demo(
     population: PopulationOpt = None,
     pois: PoisOpt = None,
     out: OutOpt = DEFAULT_OUT,
+    profile: ProfileOpt = None,
+    service_date: DateOpt = None,
 ) -> None:
     """Run a demo day (rides and deliveries) on the built-in Kumamoto region (or --osm),
     offline.
 
     Drones join the demo in a later issue; today deliveries go by van.
     """
-    _run_or_fail(RunOptions(region=_region_files(osm, gtfs, population, pois)), out)
+    _run_or_fail(RunOptions(region=_region_files(osm, gtfs, population, pois),
+                            profile=profile, date=service_date), out)
 
 
 def register(app: typer.Typer) -> None:

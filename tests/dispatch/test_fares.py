@@ -105,3 +105,75 @@ def test_example_fares() -> None:
     assert quote(p, "disability", "north", "outside", 0, 1).total_jpy == 500
     with pytest.raises(KeyError):
         quote(p, "vip", "north", "north", 0)
+
+
+# ------------------------------------------------------------------------------ a day
+@pytest.fixture(scope="module")
+def profile_day() -> tuple[object, object]:
+    from datetime import date
+
+    from dispatch.demand import (
+        DemandConfig,
+        generate_day,
+        sources_from_region,
+        sources_within,
+        travel_table_for_day,
+    )
+    from dispatch.rules import points_within
+    from dispatch.simulate import SimulationConfig, assign_classes, simulate_day
+    from maps.region import default_region
+
+    p = load_profile(EXAMPLE)
+    region = default_region()
+    sources = sources_within(sources_from_region(region), lambda ll: points_within(p, ll))
+    day = generate_day(sources, DemandConfig(seed=3, n_requests=40, n_deliveries=0))
+    table = travel_table_for_day(region, day)
+    cfg = SimulationConfig(seed=3, vehicles=2, vans=0, reopt_every_s=0, profile=p,
+                           service_date=date(2026, 12, 8),
+                           rider_classes=assign_classes(day, p, 3))
+    return simulate_day(day, table, cfg), p
+
+
+def test_simulated_day_money_kpis(profile_day: tuple[object, object]) -> None:
+    from dispatch.engine import Engine, RejectReason
+    from dispatch.kpi import compute_kpis
+    from dispatch.simulate import FinalState, SimulationResult
+
+    res, p = profile_day
+    assert isinstance(res, SimulationResult) and isinstance(p, ServiceProfile)
+    k = compute_kpis(res)
+    served = [r for r in res.records if r.final is FinalState.SERVED]
+    assert served and all(r.fare_jpy is not None and r.rider_class for r in served)
+    cost = 2500 * k["vehicle_hours"] + 35 * k["vehicle_km"] + 6000 * 2
+    assert k["operating_cost_jpy"] == pytest.approx(cost, rel=1e-3)
+    assert k["farebox_ratio"] == pytest.approx(k["fare_revenue_jpy"] / k["operating_cost_jpy"],
+                                               rel=1e-3)
+    pax = sum(r.load for r in served)
+    assert k["subsidy_per_rider_jpy"] == pytest.approx(
+        (k["operating_cost_jpy"] - k["fare_revenue_jpy"]) / pax, rel=1e-3)
+    # revenue: the offers' fares, less what day passes save (a rider's two legs are one)
+    fares = sum(r.fare_jpy or 0 for r in served)
+    assert 0 < k["fare_revenue_jpy"] <= fares
+    assert sum(k["served_by_class"].values()) == len(served)
+    assert sum(k["served_by_area"].values()) == len(served)
+    assert sum(k["rejected_by_reason"].values()) == k["rejected"]
+    assert set(k["rejected_by_reason"]) <= {str(r) for r in RejectReason}
+    # the day replays from its command log with the same profile
+    e = res.engine
+    assert e is not None
+    again = Engine.replay(e.table, [e.vehicle_spec(i) for i in range(e.n_vehicles)],
+                          e.config, e.commands, start_s=e.start_s, profile=p,
+                          service_date=e.service_date)
+    assert again.to_dict() == e.to_dict()
+
+
+def test_money_kpis_are_none_without_a_profile(profile_day: tuple[object, object]) -> None:
+    from dataclasses import replace
+
+    from dispatch.kpi import MONEY_KEYS, money_kpis
+    from dispatch.simulate import SimulationConfig, SimulationResult
+
+    res, _ = profile_day
+    assert isinstance(res, SimulationResult)
+    bare = replace(res, config=SimulationConfig(vehicles=2, vans=0))
+    assert money_kpis(bare) == dict.fromkeys(MONEY_KEYS)
