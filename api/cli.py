@@ -71,6 +71,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.solve",
     "api.commands.simulate",
     "api.commands.serve",
+    "api.commands.report",
 )
 
 
