@@ -8,10 +8,11 @@ ride time measured from the pickup's departure (Cordeau's convention). Those lim
 how dispatch encodes its promises, so a plan that passes :func:`schedule` keeps every
 promise.
 
-Plans are timed by the one rule of the solver: :func:`schedule` converts the plan to
-flat stops (:func:`to_stops`) and times them with Cordeau & Laporte's procedure
-(:func:`routing.schedule.time_stops`): the vehicle waits where it is and leaves as late
-as the windows allow, and a pickup is delayed while its rider would ride too long. The
+Plans are timed by the one procedure of the solver: :func:`schedule` converts the plan
+to flat stops (:func:`to_stops`) and times them with Cordeau & Laporte's procedure
+(:func:`routing.schedule.time_stops`) in its rider-first mode: the vehicle waits where
+it is and leaves just in time for its first stop, every service starts as early as its
+window allows, and a pickup is delayed only while its rider would ride too long. The
 engine executes exactly those times.
 
 :func:`best_insertion` tries every vehicle, every candidate (e.g. alternative meeting
@@ -19,10 +20,10 @@ stops) and every pair of positions ``i <= j`` at once: positions are pruned with
 necessary conditions on the current schedule (windows, capacity), then every surviving
 pair is simulated in one vectorized numpy pass (one step per stop position, all pairs
 in parallel) at the *earliest* schedule (leave at once, wait at the stop). A plan
-feasible at the earliest schedule is feasible under Cordeau's rule (the departure delay
-only uses waiting time and never lengthens a ride), with the same distance and end
-time, so the same cost; and Cordeau's rule fails wherever the earliest schedule breaks
-a window, the capacity or the shift end. So only the rows whose sole fault at the
+feasible at the earliest schedule is feasible under the rule (it then keeps the
+earliest service times), with the same distance and end time, so the same cost; and
+the rule fails wherever the earliest schedule breaks a window, the capacity or the
+shift end. So only the rows whose sole fault at the
 earliest schedule is a ride that is too long can differ: those cheaper than the best
 feasible row are timed by :func:`schedule`, cheapest first (:data:`DELAYED_CHECKS` at
 most), which makes the search exact under the one rule. The chosen insertion is
@@ -238,8 +239,9 @@ def schedule(
     Notes
     -----
     A feasible plan gets the times of :func:`routing.schedule.time_stops` from
-    ``origin_s`` to ``end_latest``: the departure delayed by the forward time slack
-    (the vehicle waits where it is), pickups delayed while a ride is too long. When that
+    ``origin_s`` to ``end_latest`` in its rider-first mode: the vehicle waits where it
+    is until it must leave for its first stop, services start as early as their windows
+    allow, pickups are delayed only while a ride is too long. When that
     procedure finds no schedule, the times are those of the earliest schedule (leave at
     once, wait at each stop) with every limit they break: promises and incidents need
     the list even for a failing plan. Distance and end time, hence the cost, are the
@@ -249,7 +251,7 @@ def schedule(
     if not load_ok:
         return early
     t = time_stops(to_stops(plan, durations), start_s=plan.origin_s,
-                   latest_end=plan.end_latest)
+                   latest_end=plan.end_latest, hold=False, full=False)
     if t is None:
         return early
     return replace(early, arrival=tuple(t.arrival), start=tuple(t.begin),

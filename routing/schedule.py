@@ -7,6 +7,14 @@ earliest times forward, delay the departure from the depot by the forward time s
 the route duration is minimal), then delay each pickup by its own forward time slack so
 the ride times of the passengers shrink without breaking any window.
 
+The live engine times its plans with the same procedure in its *rider-first* mode
+(``hold=False, full=False``): the vehicle leaves just in time for its first stop, so no
+service starts later than at the earliest schedule, and a pickup is delayed only while a
+ride would otherwise exceed its limit. The two modes give the same verdict on every
+sequence (property-tested in ``tests/dispatch/test_insertion.py``); they differ in the
+times: the solver's mode pushes services later within their windows to shorten the
+route, which in live service would make riders wait longer.
+
 Stops are numbered as *nodes* of a :class:`CompiledProblem`: request ``r`` has pickup node
 ``2r`` and drop-off node ``2r + 1``, job ``j`` has node ``2R + j`` (``R`` requests), and
 break ``b`` of the vehicle is node ``-(b + 1)``. The procedure itself runs on flat lists
@@ -298,7 +306,7 @@ def schedule_times(
 
 def time_stops(
     stops: Stops, *, start_s: int, latest_end: int, max_duration_s: int = INF,
-    full: bool = True,
+    full: bool = True, hold: bool = True,
 ) -> Times | None:
     """Return the times of a flat stop sequence, or ``None`` when no schedule was found.
 
@@ -320,6 +328,11 @@ def time_stops(
         Longest route (``INF`` for none).
     full
         As in :func:`schedule_times`.
+    hold
+        Delay the departure by the forward time slack (Cordeau's steps 3-5, the
+        default: the shortest route, services may move later within their windows).
+        ``False`` leaves just in time for the first stop and moves no service (the
+        live engine's rider-first mode).
     """
     sh_e, sh_l, max_dur = start_s, latest_end, max_duration_s
     rt = _Route(stops)
@@ -330,12 +343,13 @@ def time_stops(
         return None
     if end > UNREACHABLE:
         return None
-    # Step 3-5: delay the departure by the forward time slack of the depot.
+    # Step 3-5: delay the departure by the forward time slack of the depot (rider-first:
+    # only by the wait at the first stop, which moves no service).
     d0 = sh_e
     if n:
         wait_total = sum(beg[i] - rt.arr[i] for i in range(n))
         slack = _forward_slack(rt, ([-1] * n, [INF] * n), -1, end, sh_l, INF)
-        shift = min(slack, wait_total)
+        shift = min(slack, wait_total if hold else beg[0] - rt.arr[0])
         if shift > 0:
             d0 += shift
             end = rt.propagate(0, d0)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from dispatch.network import TravelTable
@@ -201,8 +201,15 @@ def test_cheapest_of_several_meeting_stops(table: TravelTable) -> None:
 # the solver's rule accepts every plan the earliest schedule accepts, its times keep
 # every limit of the plan, and :func:`schedule` reports exactly its times.
 def _cordeau(plan: VehiclePlan, durations: IntMatrix) -> Times | None:
+    """The solver's mode of the procedure."""
     return time_stops(to_stops(plan, durations), start_s=plan.origin_s,
                       latest_end=plan.end_latest)
+
+
+def _rider_first(plan: VehiclePlan, durations: IntMatrix) -> Times | None:
+    """The live engine's mode of the same procedure."""
+    return time_stops(to_stops(plan, durations), start_s=plan.origin_s,
+                      latest_end=plan.end_latest, hold=False, full=False)
 
 
 def _broken_limits(plan: VehiclePlan, t: Times, durations: IntMatrix) -> list[str]:
@@ -309,6 +316,32 @@ def test_solver_timing_accepts_every_live_plan_and_keeps_its_limits(
         assert all(b >= s for b, s in zip(solver.begin, live.start, strict=True))
 
 
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_rider_first_mode_agrees_with_the_solver_and_moves_no_service(
+    table: TravelTable, data: st.DataObject
+) -> None:
+    # The engine's mode must accept exactly the plans the solver's mode accepts (a
+    # re-optimized plan is then never refused for its timing), keep every limit, and,
+    # where the earliest schedule keeps every limit, start every service at its
+    # earliest time (riders are not made to wait later within their windows).
+    plan = data.draw(live_plans(table))
+    d = table.durations
+    live, _ = _earliest(plan, d, table.distances)
+    solver, rider = _cordeau(plan, d), _rider_first(plan, d)
+    assert (solver is None) == (rider is None)
+    if rider is None:
+        event("both refuse")
+        return
+    assert _broken_limits(plan, rider, d) == []
+    if live.feasible:
+        event("earliest schedule feasible")
+        assert tuple(rider.begin) == live.start
+        assert all(b >= s for b, s in zip(solver.begin, rider.begin, strict=True))
+    else:
+        event("a pickup delayed for a ride limit")
+
+
 def test_a_rider_who_would_wait_on_board_is_picked_up_later(table: TravelTable) -> None:
     # X must be picked up the moment the vehicle arrives (so the departure cannot be
     # delayed); A is picked up right after; B's window opens late, so A waits on board
@@ -337,7 +370,7 @@ def test_a_rider_who_would_wait_on_board_is_picked_up_later(table: TravelTable) 
     live, _ = _earliest(plan, d, table.distances)
     assert live.long_rides == ("A",)
     assert live.start[:3] == (t_x, t_a, b_open)
-    solver = _cordeau(plan, d)
+    solver = _rider_first(plan, d)
     assert solver is not None
     assert _broken_limits(plan, solver, d) == []
     assert solver.depart == DAY  # no slack at the start: X is due on arrival
@@ -358,7 +391,7 @@ def test_schedule_reports_the_solver_rule_else_every_earliest_violation(
     d, m = table.durations, table.distances
     sch = schedule(plan, d, m)
     early, load_ok = _earliest(plan, d, m)
-    solver = _cordeau(plan, d)
+    solver = _rider_first(plan, d)
     assert (sch.end_s, sch.distance_m, sch.cost) == (early.end_s, early.distance_m, early.cost)
     if solver is not None and load_ok:
         event("solver's times")
@@ -383,6 +416,10 @@ def test_removing_a_rider_keeps_a_feasible_plan_feasible_without_repair(
     if not schedule(plan, d, m).feasible:
         return
     key = data.draw(st.sampled_from(sorted({s.key for s in plan.stops})))
+    # A break is taken where the vehicle is: removing a stop before it moves the break
+    # (and the drive after it), so the claim holds only without that.
+    first = next(i for i, s in enumerate(plan.stops) if s.key == key)
+    assume(all(s.location != STAY for s in plan.stops[first:]))
     after = remove(plan, key)
     sch = schedule(after, d, m)
     assert sch.feasible, sch.violations

@@ -113,11 +113,16 @@ def test_solver_plan_is_adopted_only_when_checked_and_better(table: TravelTable)
     _picked_up(eng)  # a rider on board whose drop-off is not the leg in progress
     snap = snapshot(eng)
     built = build_problem(snap, eng)
-    # riders on board are pinned to their vehicle as delivery jobs (unless their
-    # drop-off is the leg in progress, which stays with the vehicle's locked head)
-    heads = {s.key for p in snap.plans for s in p.stops[: p.n_locked]}
+    # riders on board once the locked legs are driven (on board now, or picked up in
+    # the leg in progress) are pinned to their vehicle as delivery jobs, unless their
+    # drop-off is in the locked leg too
+    picked = {s.key for p in snap.plans for s in p.stops[: p.n_locked]
+              if s.kind is StopKind.PICKUP}
+    dropped = {s.key for p in snap.plans for s in p.stops[: p.n_locked]
+               if s.kind is StopKind.DROPOFF}
     on_board = [r.request.id for r in eng.records()
-                if r.status is RequestStatus.PICKED_UP and r.request.id not in heads]
+                if (r.status is RequestStatus.PICKED_UP or r.request.id in picked)
+                and r.request.id not in dropped]
     assert on_board
     assert sorted(j.id for j in built.problem.jobs) == sorted(on_board)
     assert all(j.allowed_vehicles is not None and len(j.allowed_vehicles) == 1
