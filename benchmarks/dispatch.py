@@ -24,7 +24,13 @@ Measures, in one run (seeded):
   direct distances (passenger-km on direct paths: a pooled fleet can drive less than
   this, so it is not a bound). The older depot-star figure (every ride from the depot,
   no drive back) stays in the JSON as ``no_pooling_from_depot_km``;
-* **simulation wall time** of the whole day (target <= 60 s).
+* **simulation wall time** of the whole day (target <= 60 s);
+* **offer latency with the example service profile against none**
+  (``examples/profiles/kumamoto.toml``): one day drawn inside the profile's service
+  area, simulated twice in the same run (re-optimization off, so the two differ only by
+  the profile), p50/p95 of ``Engine.book``; and the refusal rules alone
+  (:func:`dispatch.rules.check_booking`, fixed-route search included) per booking of
+  that day, p50/p95/max (target: p95 <= 1 ms). See :func:`profile_latency`.
 
 Run ``python benchmarks/dispatch.py`` (full), ``--quick`` (smaller day, under a minute
 after the region cache is warm) and ``--json PATH``.
@@ -54,6 +60,7 @@ from dispatch.demand import (  # noqa: E402
     DemandDay,
     generate_day,
     sources_from_region,
+    sources_within,
     travel_table_for_day,
 )
 from dispatch.engine import DispatchConfig, Engine  # noqa: E402
@@ -331,6 +338,67 @@ def replay_day(result: SimulationResult) -> dict[str, Any]:
             "replay_commands": len(log)}
 
 
+#: The example service profile measured against no profile.
+EXAMPLE_PROFILE = _HERE.parent / "examples" / "profiles" / "kumamoto.toml"
+
+
+def profile_latency(region: Any, sizes: Sizes, seed: int) -> dict[str, Any]:
+    """Offer latency with the example profile against none, on one in-area day.
+
+    The day (``sizes.requests`` rides) is drawn inside the profile's service area so
+    that its rules, not the area alone, decide; it is simulated without and with the
+    profile (re-optimization off, the rest as in the main day). The rules alone are then
+    timed on every booking of the day as the engine would judge it (its first booking
+    time), after the fixed-route index is built (its build time is reported apart).
+    """
+    from datetime import date, datetime, timedelta
+
+    from dispatch.profile import load_profile
+    from dispatch.rules import check_booking, fixed_route_index, points_within, trip_from_request
+    from dispatch.simulate import _ride_request, assign_classes
+
+    profile = load_profile(EXAMPLE_PROFILE)
+    t0 = time.perf_counter()
+    fixed_route_index(profile)
+    index_s = time.perf_counter() - t0
+    service_date = date(2026, 12, 8)  # a Tuesday, a service day of the example
+    sources = sources_within(sources_from_region(region), lambda ll: points_within(profile, ll))
+    day = generate_day(sources, DemandConfig(seed=seed, n_requests=sizes.requests,
+                                             n_deliveries=0))
+    table = travel_table_for_day(region, day)
+    base = SimulationConfig(seed=seed, vehicles=sizes.vehicles, vans=0, reopt_every_s=0)
+    none = simulate_day(day, table, base)
+    classes = assign_classes(day, profile, seed)
+    ruled = simulate_day(day, table, replace(base, profile=profile, service_date=service_date,
+                                             rider_classes=classes))
+    kpis = compute_kpis(ruled)
+    midnight = datetime.combine(service_date, datetime.min.time())
+    cfg = replace(base, profile=profile, service_date=service_date, rider_classes=classes)
+    rules_ms: list[float] = []
+    for ride in day.rides:
+        req = _ride_request(ride, table, cfg)
+        t1 = time.perf_counter()
+        trip = trip_from_request(req, table, service_date, ride.booking_s)
+        check_booking(profile, trip, midnight + timedelta(seconds=ride.booking_s))
+        rules_ms.append((time.perf_counter() - t1) * 1000.0)
+    a, b = list(ruled.offer_latency_ms), list(none.offer_latency_ms)
+    return {
+        "profile_requests": len(day.rides),
+        "offer_p50_ms_profile": float(np.percentile(a, 50)),
+        "offer_p95_ms_profile": float(np.percentile(a, 95)),
+        "offer_p50_ms_no_profile": float(np.percentile(b, 50)),
+        "offer_p95_ms_no_profile": float(np.percentile(b, 95)),
+        "rules_p50_ms": float(np.percentile(rules_ms, 50)),
+        "rules_p95_ms": float(np.percentile(rules_ms, 95)),
+        "rules_max_ms": float(max(rules_ms)),
+        "fixed_route_index_s": index_s,
+        "profile_served": kpis["served"],
+        "no_profile_served": compute_kpis(none)["served"],
+        "profile_rejected_by_reason": kpis["rejected_by_reason"],
+        "profile_farebox_ratio": kpis["farebox_ratio"],
+    }
+
+
 def run(sizes: Sizes, seed: int, reopt: ReoptBench | None = None) -> dict[str, Any]:
     """Run every measurement and return the JSON figures."""
     reopt = reopt or ReoptBench()
@@ -377,6 +445,11 @@ def run(sizes: Sizes, seed: int, reopt: ReoptBench | None = None) -> dict[str, A
         _log(f"  p95 {during[mode]['during_p95_ms']:.1f} ms during, "
              f"{during[mode]['alone_p95_ms']:.1f} ms between runs")
     proc, thr = during["process"], during["thread"]
+    _log("offer latency with the example service profile against none ...")
+    prof = profile_latency(region, sizes, seed)
+    _log(f"  p95 {prof['offer_p95_ms_profile']:.1f} ms with, "
+         f"{prof['offer_p95_ms_no_profile']:.1f} ms without; rules p95 "
+         f"{prof['rules_p95_ms']:.2f} ms")
     n = len(day.rides)
     return {
         "requests": n,
@@ -433,6 +506,7 @@ def run(sizes: Sizes, seed: int, reopt: ReoptBench | None = None) -> dict[str, A
         "load_average_1min": [load_before,
                               os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan],
         **replay,
+        **prof,
         "total_wall_s": time.perf_counter() - t0,
     }
 
@@ -500,6 +574,20 @@ def table_text(r: dict[str, Any]) -> str:
         f"also starts the worker), merge <= {r['reopt_merge_ms_max']:.1f} ms; load average "
         f"{r['load_average_1min'][0]:.1f} -> {r['load_average_1min'][1]:.1f} on "
         f"{os.cpu_count()} cores",
+        "",
+        f"| example service profile ({r['profile_requests']}-request day in its area, "
+        "same run) | p50 ms | p95 ms | served |",
+        "|---|---:|---:|---:|",
+        f"| Engine.book, no profile | {r['offer_p50_ms_no_profile']:.2f} | "
+        f"{r['offer_p95_ms_no_profile']:.2f} | {r['no_profile_served']} |",
+        f"| Engine.book, with the profile | {r['offer_p50_ms_profile']:.2f} | "
+        f"{r['offer_p95_ms_profile']:.2f} | {r['profile_served']} |",
+        f"| refusal rules alone (check_booking, max {r['rules_max_ms']:.2f} ms) | "
+        f"{r['rules_p50_ms']:.3f} | {r['rules_p95_ms']:.3f} | - |",
+        "",
+        f"fixed-route index built in {r['fixed_route_index_s']:.1f} s (once per profile); "
+        "refused by rule: " + ", ".join(f"{k} {v}" for k, v in
+                                        r["profile_rejected_by_reason"].items()),
     ]
     return "\n".join(lines)
 
