@@ -108,7 +108,7 @@ def read_tspd(path: str | Path) -> DroneInstance:
 
 
 def read_tspd_solution(path: str | Path, inst: DroneInstance) -> DroneSolution:
-    """Read a TSP-D solution file; node 0 at the end of the tour becomes the end depot.
+    """Read a TSP-D solution file; the depot at the end of the tour becomes the end index.
 
     The makespan is recomputed from the operations (:func:`routing.tspd.makespan`); the
     file's stated total is returned in ``stats["stated_total"]`` when it has one.
@@ -149,17 +149,14 @@ def read_tspd_solution(path: str | Path, inst: DroneInstance) -> DroneSolution:
 
 
 def _to_end_depot(ops: list[Operation], end: int) -> list[Operation]:
-    """Rename the depot as the end node once the truck has left it (empty ops dropped)."""
-    out: list[Operation] = []
-    left = False
-    for op in ops:
-        if op.start == op.end == 0 and not op.truck and op.drone is None:
-            continue
-        start = end if (op.start == 0 and left) else op.start
-        moved = left or bool(op.truck) or op.end != op.start
-        stop = end if op.end == 0 and moved else op.end
-        left = left or moved
-        out.append(Operation(start, stop, op.truck, op.drone))
+    """Drop empty operations and let the last one end at the end depot index.
+
+    A return to the depot before the last operation keeps index 0 (TSP-D allows it).
+    """
+    out = [op for op in ops if op.truck or op.drone is not None or op.start != op.end]
+    if out and out[-1].end == 0:
+        last = out[-1]
+        out[-1] = Operation(last.start, end, last.truck, last.drone)
     return out
 
 
