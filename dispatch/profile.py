@@ -23,7 +23,7 @@ The tables (see ``examples/profiles/kumamoto.toml`` for a documented example)::
                     members_only, members = [...] or members_csv
     [classes.NAME]  label, fare_discount_pct | fare_jpy, max_wait_min, max_ride_min,
                     boarding_min, door_to_door, allowed, max_companions,
-                    companion_discount_pct, needs_member
+                    companion_discount_pct, needs_member, fixed_route_exempt
     [fares]         kind = "flat" | "zone" | "distance" and its amounts; day_pass_jpy
     [costs]         per_vehicle_hour_jpy, per_km_jpy, per_vehicle_day_jpy
 
@@ -232,6 +232,8 @@ class RiderClass:
     The fare is ``fare_jpy`` when set, else the base fare less ``fare_discount_pct``
     (rounded up to the profile's rounding step). Companions (同乗者) pay the base fare
     less ``companion_discount_pct``. ``None`` limits fall back to the service's.
+    ``fixed_route_exempt``: the "no competing with the fixed route" rule does not apply
+    (e.g. riders who cannot use the bus).
     """
 
     name: str
@@ -246,6 +248,7 @@ class RiderClass:
     door_to_door: bool = False
     max_companions: int = 3
     companion_discount_pct: float = 0.0
+    fixed_route_exempt: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -624,7 +627,8 @@ def _classes(t: _Table) -> dict[str, RiderClass]:
             boarding_s=ct.minutes("boarding_min", None),
             door_to_door=ct.boolean("door_to_door", False),
             max_companions=ct.integer("max_companions", 3) or 0,
-            companion_discount_pct=ct.num("companion_discount_pct", 0.0, high=100.0))
+            companion_discount_pct=ct.num("companion_discount_pct", 0.0, high=100.0),
+            fixed_route_exempt=ct.boolean("fixed_route_exempt", False))
         ct.done()
     if not out:
         t.fail("", "define at least one rider class ([classes.general])")

@@ -405,7 +405,8 @@ def check_booking(profile: ServiceProfile, trip: TripQuery, now: datetime, *,
                     f" (nearest: {near[0].name}, {near[1]:.0f} m)")
                 return Refusal(rule="not_a_boarding_point",
                                detail=f"the {end} is not a registered boarding point{hint}")
-    if "served_by_fixed_route" not in skip and profile.od.fixed_route is not None:
+    if ("served_by_fixed_route" not in skip and profile.od.fixed_route is not None
+            and not cls.fixed_route_exempt):
         idx = fixed_routes or fixed_route_index(profile)
         assert idx is not None
         bus = idx.serving(trip.origin, trip.destination, trip.service_date, trip.wanted_s,

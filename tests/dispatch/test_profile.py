@@ -79,6 +79,10 @@ companion_discount_pct = 50
 [classes.licence_returned]
 fare_discount_pct = 50
 
+[classes.exempt]
+door_to_door = true
+fixed_route_exempt = true
+
 [classes.child]
 fare_discount_pct = 50
 
