@@ -38,8 +38,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_OUT = Path("hakobu-out")
 
 #: Solver iterations per re-optimization in ``simulate``/``demo``, and the time cap: far
-#: above what the iterations take (about a second), so that a day stays the same on a
-#: slow or busy machine; it only guards against a run that never ends.
+#: above what the iterations take (a fraction of a second on a quiet machine), so that a
+#: day stays the same on a slow or busy machine; it only guards against a runaway run.
 REOPT_ITERATIONS = 100
 REOPT_CAP_S = 30.0
 #: Bad trip rows printed one per line before the rest are only counted.
