@@ -56,6 +56,9 @@ class DayData:
     the passengers of served rides (companions included); ``by_purpose``, ``by_class``
     and ``by_area`` count served rides (empty when the day does not say);
     ``refusals`` counts rejected requests by reason (the rule's name under a profile).
+    Each breakdown is the day's own (``served_by_purpose``, ``served_by_class``,
+    ``served_by_area``, ``rejected_by_reason`` in ``kpis.json``) when it has one, else
+    counted from the records.
     """
 
     label: str
@@ -160,8 +163,6 @@ def load_day(folder: str | Path, label: str | None = None) -> DayData:
         msg = f"{rp}: a record lacks a field of the simulation's records ({exc})"
         raise ReportError(msg) from None
     appts = [r for r in done if r.get("arrive_by_s") is not None]
-    classes = Counter(str(r["rider_class"]) for r in done if r.get("rider_class"))
-    areas = Counter(a for r in done if (a := _area_of(r)) is not None)
     return DayData(
         label=name, source=d, kpis=kpis,
         riders=sum(int(r.get("load") or 1) for r in done), on_time=kept,
@@ -169,11 +170,30 @@ def load_day(folder: str | Path, label: str | None = None) -> DayData:
         arrive_by_on_time=sum(1 for r in appts
                               if r.get("dropped_off_s") is not None
                               and r["dropped_off_s"] <= r["arrive_by_s"]),
-        by_purpose=dict(Counter(str(r.get("purpose") or "other") for r in done)),
-        by_class=dict(classes), by_area=dict(areas),
-        refusals=dict(Counter(str(r.get("reject_reason") or "unknown") for r in rides
-                              if r.get("final") == "rejected")),
+        by_purpose=_breakdown_of(kpis, "served_by_purpose", kp, Counter(
+            str(r.get("purpose") or "other") for r in done)),
+        by_class=_breakdown_of(kpis, "served_by_class", kp, Counter(
+            str(r["rider_class"]) for r in done if r.get("rider_class"))),
+        by_area=_breakdown_of(kpis, "served_by_area", kp, Counter(
+            a for r in done if (a := _area_of(r)) is not None)),
+        refusals=_breakdown_of(kpis, "rejected_by_reason", kp, Counter(
+            str(r.get("reject_reason") or "unknown") for r in rides
+            if r.get("final") == "rejected")),
         connections=conn)
+
+
+def _breakdown_of(kpis: Mapping[str, Any], key: str, path: Path,
+                  from_records: Counter[str]) -> dict[str, int]:
+    """The day's own count by category (``kpis.json``) when it has one, else the count
+    from its records."""
+    value = kpis.get(key)
+    if value is None:
+        return dict(from_records)
+    if not isinstance(value, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()):
+        msg = f"{path}: {key} must map names to counts"
+        raise ReportError(msg)
+    return {str(k): int(v) for k, v in value.items()}
 
 
 # ------------------------------------------------------------------------------ totals
