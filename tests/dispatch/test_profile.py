@@ -226,3 +226,47 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
     bad.write_text("[service\nname=1", encoding="utf-8")
     with pytest.raises(ProfileError, match="not a TOML file"):
         load_profile(bad)
+
+
+# ------------------------------------------------------------------------------ the CLI
+def _cli(*args: str | Path) -> tuple[int, str, str]:
+    import typer
+    from typer.testing import CliRunner
+
+    from api.commands.simulate import register
+
+    app = typer.Typer()
+    register(app)
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_cli_refuses_a_bad_profile_up_front(tmp_path: Path) -> None:
+    path = write_profile(tmp_path, replace={'kind = "zone"': 'kind = "taxi"'})
+    code, _, err = _cli("simulate", "--profile", path, "--out", tmp_path / "out")
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"error: --profile {path}: [fares] kind: must be one of flat, zone, distance, "
+        "got 'taxi'"]
+    code, _, err = _cli("demo", "--profile", EXAMPLE, "--date", "2026-02-30")
+    assert code == 2 and err.strip() == "error: --date expects YYYY-MM-DD, got '2026-02-30'"
+    code, _, err = _cli("simulate", "--date", "2026-12-08")
+    assert code == 2 and "--date needs --profile" in err
+
+
+@pytest.mark.slow
+def test_cli_simulates_a_day_under_the_example_profile(tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "out"
+    code, stdout, err = _cli("simulate", "--profile", EXAMPLE, "--date", "2026-12-08",
+                             "--requests", "30", "--deliveries", "0", "--vehicles", "2",
+                             "--out", out)
+    assert code == 0, err
+    assert "farebox ratio" in stdout and "rejected by reason" in stdout
+    assert "65+ (the census mesh's 65+ share)" in err
+    k = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+    assert k["operating_cost_jpy"] > 0 and k["fare_revenue_jpy"] >= 0
+    assert sum(k["requests_by_class"].values()) == k["requests"] == 30
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["inputs"]["service_date"] == "2026-12-08"
