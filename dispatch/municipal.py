@@ -151,6 +151,10 @@ def load_day(folder: str | Path, label: str | None = None) -> DayData:
                        on_time=_from_share(kpis, "promises_kept_share", served),
                        arrive_by=0, arrive_by_on_time=0, connections=conn, has_records=False)
     doc = _read_json(rp)
+    inputs = doc.get("inputs") if isinstance(doc, dict) else None
+    if label is None and not kpis.get("service_date") and isinstance(inputs, dict) and (
+            inputs.get("service_date")):
+        name = str(inputs["service_date"])
     records = doc.get("records") if isinstance(doc, dict) else None
     if not isinstance(records, list):
         msg = f"{rp}: has no records list"

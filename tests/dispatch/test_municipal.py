@@ -112,3 +112,36 @@ def test_bad_day_folders(tmp_path: Path) -> None:
         load_day(tmp_path)
     with pytest.raises(ReportError, match="no day given"):
         build_report([])
+
+
+def test_a_day_under_the_profile_reports_its_own_money(tmp_path: Path) -> None:
+    """A day dispatched by the example profile: the report's revenue, cost, farebox
+    ratio, subsidy per rider and counts by class and area are that day's KPIs."""
+    from datetime import date
+
+    from dispatch.demand import sources_within
+    from dispatch.profile import load_profile
+    from dispatch.rules import points_within
+    from dispatch.simulate import assign_classes
+
+    root = Path(__file__).resolve().parents[2]
+    profile = load_profile(root / "examples" / "profiles" / "kumamoto.toml")
+    region = default_region()
+    sources = sources_within(sources_from_region(region),
+                             lambda ll: points_within(profile, ll))
+    day = generate_day(sources, DemandConfig(seed=4, n_requests=30, n_deliveries=0))
+    res = simulate_day(day, travel_table_for_day(region, day), SimulationConfig(
+        seed=4, vehicles=2, vans=0, reopt_every_s=0, profile=profile,
+        service_date=date(2026, 12, 7), rider_classes=assign_classes(day, profile, 4)))
+    folder = tmp_path / "day"
+    write_day(res, folder, inputs={"service_date": "2026-12-07"})
+    k = _kpis(folder)
+    d = load_day(folder)
+    t = build_report([d]).totals
+    assert d.label == "2026-12-07"
+    assert t["fare_revenue_jpy"] == k["fare_revenue_jpy"] > 0
+    assert t["operating_cost_jpy"] == k["operating_cost_jpy"]
+    assert t["farebox_ratio"] == pytest.approx(k["farebox_ratio"], abs=5e-5)
+    assert t["subsidy_per_rider_jpy"] == pytest.approx(k["subsidy_per_rider_jpy"], abs=5e-3)
+    assert d.by_class == k["served_by_class"] and d.by_area == k["served_by_area"]
+    assert d.refusals == k["rejected_by_reason"]
