@@ -140,15 +140,20 @@ class _TooLargeError(Exception):
     pass
 
 
-async def _reoptimize_forever(services: dict[str, TenantService], every_s: float) -> None:
-    """Merge finished re-optimizations and start due ones, off the request path."""
+async def _maintain_forever(services: dict[str, TenantService], every_s: float) -> None:
+    """Merge finished re-optimizations, start due ones and take due snapshots, off the
+    request path."""
     while True:
-        await asyncio.sleep(min(1.0, every_s / 4))
+        await asyncio.sleep(min(1.0, every_s / 4) if every_s > 0 else 1.0)
         for svc in services.values():
             try:
                 await run_in_threadpool(svc.tick)
             except Exception:  # a failed run must never take the service down
                 logger.exception("re-optimization of tenant %s failed", svc.tenant)
+            try:
+                await run_in_threadpool(svc.maintain)
+            except Exception:
+                logger.exception("snapshot of tenant %s failed", svc.tenant)
 
 
 def _load_region(settings: Settings) -> Any:
@@ -219,16 +224,16 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
         app.state.services = services
         logger.info("serving tenant %s with %d boarding points", cfg.tenant,
                     len(built.places) - 1)
-        ticker = None
         if cfg.reopt_every_s > 0:
             for svc in services.values():
                 svc.start_reoptimizer(cfg.reopt_every_s, cfg.reopt_time_limit_s)
-            ticker = asyncio.create_task(_reoptimize_forever(services, cfg.reopt_every_s))
+        ticker = asyncio.create_task(_maintain_forever(services, cfg.reopt_every_s))
         yield
-        if ticker is not None:  # graceful: in-flight commands finish, then the worker stops
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+        # graceful: the server has finished the requests in flight; then the ticker,
+        # the re-optimization worker and the log writer (after its last commit) stop
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
         for svc in services.values():
             svc.close()
         if store is None:

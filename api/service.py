@@ -26,7 +26,7 @@ from dispatch.engine import DispatchConfig, Engine, StopOption, VehicleSpec
 from dispatch.errors import InvalidRequestError
 from dispatch.network import TravelTable, table_from_points
 from dispatch.reoptimize import ReoptParams, ReoptResult
-from dispatch.store import Store
+from dispatch.store import LogWriter, Store, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -92,23 +92,75 @@ def setup_from_region(region: Any, *, vehicles: int, max_stops: int, service_dat
                         service_date=service_date, timezone=timezone, start_s=0)
 
 
+class DurableLock:
+    """The tenant's lock; leaving it waits until the log holds every command made so far.
+
+    Re-entrant like :class:`threading.RLock`. On the outermost exit the lock is
+    released *first* and the thread then waits for the group commit of everything
+    queued until then (:class:`dispatch.store.LogWriter`): the next command runs while
+    this one's transaction is on disk, and a route answers only after the commit that
+    holds its command (and a read shows only what is durable). A failed commit raises
+    :class:`dispatch.store.StoreError` (answered 503); the next holder of the lock then
+    rebuilds the engine from the store.
+    """
+
+    def __init__(self, service: TenantService) -> None:
+        self._lock = threading.RLock()
+        self._service = service
+        self._depth = threading.local()
+
+    def __enter__(self) -> DurableLock:
+        """Take the lock (rebuilding the engine first if a commit failed)."""
+        self._lock.acquire()
+        depth = getattr(self._depth, "n", 0)
+        self._depth.n = depth + 1
+        if depth == 0:
+            try:
+                self._service.heal()
+            except BaseException:
+                self._depth.n = 0
+                self._lock.release()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Release the lock; on the outermost exit wait for the commit."""
+        self._depth.n -= 1
+        if self._depth.n:
+            self._lock.release()
+            return
+        writer = self._service.writer
+        ticket = writer.ticket()
+        self._lock.release()
+        writer.wait(ticket)
+
+
 class TenantService:
-    """A tenant's engine behind a lock, attached to the store."""
+    """A tenant's engine behind a lock, attached to the store by a group-commit writer.
+
+    Every ``snapshot_every`` commands (checked by :meth:`maintain`, at most once per
+    ``snapshot_min_s`` seconds) a snapshot bounds the replay of a restart.
+    """
 
     def __init__(self, tenant: str, setup: ServiceSetup, store: Store, *,
-                 clock: str = "wall") -> None:
+                 clock: str = "wall", snapshot_every: int = 500,
+                 snapshot_min_s: float = 5.0) -> None:
         self.tenant = tenant
         self.clock = clock
         self.setup = setup
         self.store = store
-        self.lock = threading.RLock()
+        self.lock = DurableLock(self)
         self.tz = ZoneInfo(setup.timezone)
         self.midnight = datetime.combine(setup.service_date, time(0), tzinfo=self.tz)
         self._xy = self._metres(np.array([[p.lon, p.lat] for p in setup.places]))
         if tenant not in store.tenants():
             store.create_tenant(tenant)
+        self.writer = LogWriter(store, tenant)
         self.engine: Engine = store.recover(tenant, setup.table, setup.fleet, setup.config,
-                                            start_s=setup.start_s)
+                                            start_s=setup.start_s, writer=self.writer)
+        self.snapshot_every, self.snapshot_min_s = snapshot_every, snapshot_min_s
+        self._snap_seq, self._snap_at = self.engine.seq, monotonic()
+        self.snapshots = 0
         self.by_id = {p.id: p for p in setup.places}
         self.reopt: BackgroundReoptimizer | None = None
         self.reopt_every_s = 0.0
@@ -144,10 +196,75 @@ class TenantService:
         return res
 
     def close(self) -> None:
-        """Stop the re-optimization worker (a run in flight is dropped)."""
+        """Stop the re-optimization worker (a run in flight is dropped), then commit
+        what is queued and stop the log writer."""
         if self.reopt is not None:
             with self.lock:
                 self.reopt.close()
+        self.writer.close()
+
+    # ------------------------------------------------------------ durability
+    def heal(self) -> None:
+        """After a failed commit, rebuild the engine from the store (under the lock).
+
+        Raises
+        ------
+        StoreError
+            When the store cannot be read.
+        """
+        if self.writer.failed is None:
+            return
+        logger.warning("tenant %s: rebuilding the engine after a failed commit", self.tenant)
+        self.writer.close()
+        writer = LogWriter(self.store, self.tenant)
+        try:
+            engine = self.store.recover(self.tenant, self.setup.table, self.setup.fleet,
+                                        self.setup.config, start_s=self.setup.start_s,
+                                        writer=writer)
+        except Exception as exc:
+            writer.close()
+            msg = f"tenant {self.tenant!r}: the engine could not be rebuilt: {exc}"
+            raise StoreError(msg) from exc
+        self.writer, self.engine = writer, engine
+        if self.reopt is not None:
+            self.reopt.close()
+            self.start_reoptimizer(self.reopt_every_s, self.reopt.params.time_limit_s)
+
+    def maintain(self) -> None:
+        """Take a snapshot when one is due (off the request path, a few ms under the
+        lock; written by the log writer after the commands it includes)."""
+        if (self.engine.seq - self._snap_seq < self.snapshot_every
+                or monotonic() - self._snap_at < self.snapshot_min_s):
+            return
+        with self.lock:
+            snap = self.engine.snapshot()
+            self.writer.add_snapshot(snap)
+            self._snap_seq, self._snap_at = int(snap["seq"]), monotonic()
+            self.snapshots += 1
+
+    def set_owner(self, request_id: str, key_id: str) -> None:
+        """Record (with the next group commit) which key created ``request_id``."""
+        self.writer.add_owner(request_id, key_id)
+
+    def owner(self, request_id: str) -> str | None:
+        """Return the key id that created ``request_id`` (queued or stored)."""
+        queued = self.writer.pending_owners.get(request_id)
+        return queued if queued is not None else self.store.owner(self.tenant, request_id)
+
+    def owned_by(self, key_id: str) -> set[str]:
+        """Return the ids of the requests ``key_id`` created (queued or stored)."""
+        mine = self.store.owned_by(self.tenant, key_id)
+        mine.update(r for r, k in list(self.writer.pending_owners.items()) if k == key_id)
+        return mine
+
+    def remember(self, key: str, fingerprint: str, status: int, body: dict[str, Any]) -> None:
+        """Keep (with the next group commit) the answer given for an idempotency key."""
+        self.writer.add_answer(key, fingerprint, status, body)
+
+    def remembered(self, key: str) -> tuple[str, int, dict[str, Any]] | None:
+        """Return (fingerprint, status, body) kept for an idempotency key, if any."""
+        queued = self.writer.pending_answers.get(key)
+        return queued if queued is not None else self.store.remembered(self.tenant, key)
 
     # ------------------------------------------------------------ commands
     def run(self, call: Callable[[Engine], T]) -> T:

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -26,8 +27,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import numpy as np
@@ -35,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the throwaway PostgreSQL cluster of the tests
 HAKOBU = Path(sys.executable).with_name("hakobu")
-DAY = time.strftime("%Y-%m-%d")
+DAY = datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat()  # the service day (JST)
 MAX_BOOKINGS = 200_000
 
 
@@ -98,6 +101,7 @@ class Load:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.n = 0
+        self.rejected = 0
 
     def _next(self) -> tuple[str, dict[str, Any]] | None:
         with self.lock:
@@ -128,7 +132,10 @@ class Load:
                     if r.status_code != 201:
                         self.errors.append(f"book {r.status_code}")
                         continue
-                    if r.json()["status"] == "offered":
+                    if r.json()["status"] != "offered":
+                        with self.lock:
+                            self.rejected += 1
+                    else:
                         cf = c.post(f"/v1/ride-requests/{rid}/confirm")
                         if cf.status_code == 200:
                             with self.lock:
@@ -174,21 +181,41 @@ def _missing(base: str, key: str, confirmed: dict[str, dict[str, Any]]) -> int:
     return lost
 
 
+def _cpu_s(pid: int) -> float:
+    """Return the CPU seconds (user + system) process ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def sustained(url: str, seconds: float, threads: int) -> dict[str, Any]:
-    """Book for ``seconds``; return throughput, latency, errors and the consistency check."""
+    """Book for ``seconds``; return throughput, latency, errors, the CPU each side used
+    per booking (server process and this client) and the consistency check."""
     key = key_for(url)
     port = _port()
-    with server(url, port) as (_, ready_s):
+    with server(url, port) as (proc, ready_s):
         base = f"http://127.0.0.1:{port}"
         load = Load(base, key, _setup(base, key), threads, 1, "s")
+        cpu0, own0, load0 = _cpu_s(proc.pid), _own_cpu_s(), os.getloadavg()[0]
         wall = load.run(seconds)
+        cpu1, own1, load1 = _cpu_s(proc.pid), _own_cpu_s(), os.getloadavg()[0]
         lost = _missing(base, key, load.confirmed)
     lat = np.array(load.lat or [0.0])
+    n = max(1, len(load.lat))
     return {"bookings": len(load.lat), "bookings_per_s": len(load.lat) / wall,
-            "confirmed": len(load.confirmed), "p50_ms": float(np.percentile(lat, 50)),
+            "confirmed": len(load.confirmed), "rejected": load.rejected,
+            "p50_ms": float(np.percentile(lat, 50)),
             "p95_ms": float(np.percentile(lat, 95)), "p99_ms": float(np.percentile(lat, 99)),
-            "errors": len(load.errors), "missing_after": lost, "start_s": ready_s,
-            "wall_s": wall}
+            "errors": len(load.errors), "error_kinds": sorted(set(load.errors))[:5],
+            "missing_after": lost, "start_s": ready_s, "wall_s": wall,
+            "server_cpu_ms_per_booking": 1000 * (cpu1 - cpu0) / n,
+            "server_cpu_share": (cpu1 - cpu0) / wall,
+            "client_cpu_ms_per_booking": 1000 * (own1 - own0) / n,
+            "machine_load_avg": [load0, load1]}
 
 
 def crash(url: str, seconds: float, threads: int) -> dict[str, Any]:
@@ -215,7 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--databases", default="sqlite,postgresql",
+                    help="comma-separated: sqlite, postgresql")
+    ap.add_argument("--no-crash", action="store_true", help="skip the SIGKILL runs")
     args = ap.parse_args(argv)
+    wanted = [d.strip() for d in args.databases.split(",") if d.strip()]
+    if not wanted or set(wanted) - {"sqlite", "postgresql"}:
+        ap.error(f"--databases: sqlite and/or postgresql, got {args.databases!r}")
     seconds = args.seconds or (10.0 if args.quick else 60.0)
     from services import postgres_cluster
 
@@ -231,16 +264,19 @@ def main(argv: list[str] | None = None) -> int:
                 conn.execute(sa.text(f"CREATE DATABASE {name}"))
             admin.dispose()
             dbs[f"postgresql-{name}"] = pg.rsplit("/", 1)[0] + f"/{name}"
-        for db in ("sqlite", "postgresql"):
+        for db in wanted:
             _log(f"{db}: sustained load for {seconds:g} s")
             out[db] = sustained(dbs[f"{db}-load"], seconds, args.threads)
-            _log(f"{db}: SIGKILL mid-load")
-            out[f"{db}_crash"] = crash(dbs[f"{db}-crash"], seconds, args.threads)
+            _log(f"{db}: {out[db]}")
+            if not args.no_crash:
+                _log(f"{db}: SIGKILL mid-load")
+                out[f"{db}_crash"] = crash(dbs[f"{db}-crash"], seconds, args.threads)
     print("| database | bookings/s | p50 ms | p95 ms | p99 ms | errors | missing | "
           "crash: confirmed | lost | restart s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for db in ("sqlite", "postgresql"):
-        r, k = out[db], out[f"{db}_crash"]
+    none = {"confirmed_before_kill": "-", "lost": "-", "restart_s": float("nan")}
+    for db in wanted:
+        r, k = out[db], out.get(f"{db}_crash", none)
         print(f"| {db} | {r['bookings_per_s']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | "
               f"{r['p99_ms']:.0f} | {r['errors']} | {r['missing_after']} | "
               f"{k['confirmed_before_kill']} | {k['lost']} | {k['restart_s']:.1f} |")

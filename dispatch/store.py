@@ -27,6 +27,8 @@ import hashlib
 import logging
 import os
 import secrets
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +50,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_URL = "sqlite:///hakobu.db"
 #: Environment variable naming another database.
 URL_ENV = "HAKOBU_DATABASE_URL"
+#: Seconds a checked API key is remembered in the process.
+KEY_CACHE_S = 30.0
+#: Snapshots a :class:`LogWriter` keeps per tenant (older ones are deleted).
+KEEP_SNAPSHOTS = 3
 
 _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 METADATA = sa.MetaData()
@@ -161,12 +167,15 @@ class Store:
     def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
         self.url = database_url(url)
         try:
-            self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+            # a pooled SQLite connection is a file handle: no ping needed per checkout
+            self.engine = sa.create_engine(
+                self.url, pool_pre_ping=not self.url.startswith("sqlite"))
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             msg = f"database {self._safe_url()}: {exc}"
             raise StoreError(msg) from exc
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._keys: dict[str, tuple[float, ApiKey]] = {}
         if migrate:
             self.migrate()
 
@@ -310,10 +319,17 @@ class Store:
         return None if data is None else dict(data)
 
     # ------------------------------------------------------------ engines
-    def attach(self, tenant: str, engine: Engine) -> Engine:
+    def attach(self, tenant: str, engine: Engine, writer: LogWriter | None = None) -> Engine:
         """Make ``engine`` commit each of its commands to ``tenant``'s log before a call
-        returns; return it."""
-        engine.on_command = lambda cmd: self.append(tenant, cmd)
+        returns; return it.
+
+        With ``writer`` (a :class:`LogWriter` of ``tenant``) the commands are queued for
+        group commit instead, and the caller waits for its ticket before answering.
+        """
+        if writer is not None:
+            engine.on_command = writer.add_command
+        else:
+            engine.on_command = lambda cmd: self.append(tenant, cmd)
         return engine
 
     def recover(
@@ -324,8 +340,10 @@ class Store:
         config: DispatchConfig | None = None,
         *,
         start_s: int = 0,
+        writer: LogWriter | None = None,
     ) -> Engine:
-        """Rebuild ``tenant``'s engine (latest snapshot + the commands after it), attached.
+        """Rebuild ``tenant``'s engine (latest snapshot + the commands after it), attached
+        (to ``writer`` when given, see :meth:`attach`).
 
         ``table``, ``vehicles``, ``config`` and ``start_s`` must be those the log was
         made with.
@@ -336,7 +354,7 @@ class Store:
                                start_s=start_s, snapshot=snap)
         logger.info("tenant %s recovered at command %d (snapshot at %d)", tenant,
                     engine.seq, after)
-        return self.attach(tenant, engine)
+        return self.attach(tenant, engine, writer)
 
     # ------------------------------------------------------------ API keys
     def create_key(self, tenant: str, role: str, *, vehicle: int | None = None) -> str:
@@ -354,16 +372,28 @@ class Store:
         return f"hk_{key_id}_{secret}"
 
     def key(self, presented: str) -> ApiKey | None:
-        """Return the key record of a presented key, ``None`` when it is not valid."""
+        """Return the key record of a presented key, ``None`` when it is not valid.
+
+        A valid key is remembered for :data:`KEY_CACHE_S` seconds (keyed by the hash of
+        the presented secret), so a busy client costs no query per request.
+        """
         parts = presented.split("_", 2)
         if len(parts) != 3 or parts[0] != "hk":
             return None
+        digest = _hash(presented)
+        hit = self._keys.get(digest)
+        if hit is not None and time.monotonic() - hit[0] < KEY_CACHE_S:
+            return hit[1]
         q = sa.select(API_KEYS).where(API_KEYS.c.id == parts[1])
         with self.engine.connect() as conn:
             row = conn.execute(q).first()
         if row is None or not secrets.compare_digest(row.secret_hash, _hash(parts[2])):
             return None
-        return ApiKey(id=row.id, tenant=row.tenant_id, role=row.role, vehicle=row.vehicle)
+        found = ApiKey(id=row.id, tenant=row.tenant_id, role=row.role, vehicle=row.vehicle)
+        if len(self._keys) >= 10_000:
+            self._keys.clear()
+        self._keys[digest] = (time.monotonic(), found)
+        return found
 
     # ------------------------------------------------------------ idempotency
     def remembered(self, tenant: str, key: str) -> tuple[str, int, dict[str, Any]] | None:
@@ -409,3 +439,182 @@ class Store:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class LogWriter:
+    """Group commit of one tenant's log: many commands, one transaction, one fsync.
+
+    The engine hands each command to :meth:`add_command` (under the tenant's lock,
+    in log order); rows that belong with it (the request's owner, the answer kept for
+    an idempotency key) are added with :meth:`add_owner` / :meth:`add_answer`. A
+    writer thread commits everything queued in one transaction. A caller takes a
+    :meth:`ticket` after its command and :meth:`wait` s for it *outside* the lock,
+    so the next command runs while the commit is on disk, and the caller is answered
+    only once the transaction holding its command is committed. Commits are in log
+    order: a later ticket is never durable before an earlier one.
+
+    When a commit fails, it and everything queued after it is refused (every waiter
+    gets the :class:`StoreError`) and :attr:`failed` is set: the engine in memory is
+    then ahead of the store and must be rebuilt with :meth:`Store.recover`.
+    """
+
+    def __init__(self, store: Store, tenant: str, *, max_batch: int = 2000) -> None:
+        self.store, self.tenant, self.max_batch = store, tenant, max_batch
+        self._cv = threading.Condition()
+        self._queue: list[tuple[int, str, dict[str, Any]]] = []
+        self._issued = 0  # tickets handed out
+        self._done = 0  # tickets committed
+        self._refused = 0  # tickets up to this one failed
+        self.failed: StoreError | None = None
+        self._closing = False
+        #: Rows queued, not yet committed, that readers must see (owners, answers).
+        self.pending_owners: dict[str, str] = {}
+        self.pending_answers: dict[str, tuple[str, int, dict[str, Any]]] = {}
+        self.commits = 0
+        self.rows = 0
+        self._thread = threading.Thread(target=self._loop, name=f"log-writer-{tenant}",
+                                        daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------ queueing
+    def _add(self, kind: str, row: dict[str, Any]) -> None:
+        with self._cv:
+            if self.failed is not None:
+                raise self.failed
+            if self._closing:
+                msg = f"tenant {self.tenant!r}: the log writer is closed"
+                raise StoreError(msg)
+            self._issued += 1
+            self._queue.append((self._issued, kind, row))
+            self._cv.notify_all()
+
+    def add_command(self, command: Command) -> None:
+        """Queue one command of the log (call in log order, under the tenant's lock)."""
+        self._add("command", {"tenant_id": self.tenant, "seq": command.seq,
+                              "op": command.op, "args": command.args,
+                              "error": command.error, "created_at": _now()})
+
+    def add_owner(self, request_id: str, key_id: str) -> None:
+        """Queue the record of which key created ``request_id``."""
+        self.pending_owners[request_id] = key_id
+        self._add("owner", {"tenant_id": self.tenant, "request_id": request_id,
+                            "key_id": key_id})
+
+    def add_answer(self, key: str, fingerprint: str, status: int,
+                   body: dict[str, Any]) -> None:
+        """Queue the answer given for an idempotency key."""
+        self.pending_answers[key] = (fingerprint, status, body)
+        self._add("answer", {"tenant_id": self.tenant, "key": key,
+                             "fingerprint": fingerprint, "status": status, "body": body,
+                             "created_at": _now()})
+
+    def add_snapshot(self, snapshot: dict[str, Any]) -> None:
+        """Queue a snapshot (from :meth:`Engine.snapshot`, taken under the tenant's lock
+        after every command it includes was queued); older ones beyond the newest
+        :data:`KEEP_SNAPSHOTS` are deleted in the same transaction."""
+        self._add("snapshot", {"tenant_id": self.tenant, "seq": int(snapshot["seq"]),
+                               "data": snapshot, "created_at": _now()})
+
+    def ticket(self) -> int:
+        """Return the ticket of everything queued so far."""
+        with self._cv:
+            return self._issued
+
+    def wait(self, ticket: int, timeout: float = 30.0) -> None:
+        """Block until everything up to ``ticket`` is committed.
+
+        Raises
+        ------
+        StoreError
+            When that commit failed or did not happen within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while self._done < ticket:
+                if ticket <= self._refused and self.failed is not None:
+                    raise self.failed
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    msg = f"tenant {self.tenant!r}: the log was not committed in {timeout} s"
+                    raise StoreError(msg)
+                self._cv.wait(left)
+
+    # ------------------------------------------------------------ the writer
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue and not self._closing:
+                    self._cv.wait()
+                if not self._queue:
+                    return
+                batch = self._queue[: self.max_batch]
+                del self._queue[: len(batch)]
+            try:
+                self._commit(batch)
+            except StoreError as exc:
+                with self._cv:
+                    self.failed = exc
+                    self._refused = self._issued
+                    self._queue.clear()
+                    self._cv.notify_all()
+                logger.error("tenant %s: log commit failed: %s", self.tenant, exc)
+                return
+            with self._cv:
+                self._done = batch[-1][0]
+                self.commits += 1
+                self.rows += len(batch)
+                for _, kind, row in batch:
+                    if kind == "owner":
+                        self.pending_owners.pop(row["request_id"], None)
+                    elif kind == "answer":
+                        self.pending_answers.pop(row["key"], None)
+                self._cv.notify_all()
+
+    def _commit(self, batch: list[tuple[int, str, dict[str, Any]]]) -> None:
+        cmds = [row for _, kind, row in batch if kind == "command"]
+        owners = [row for _, kind, row in batch if kind == "owner"]
+        answers = [row for _, kind, row in batch if kind == "answer"]
+        snaps = [row for _, kind, row in batch if kind == "snapshot"]
+        try:
+            with self.store.engine.begin() as conn:
+                if cmds:
+                    last = conn.execute(sa.select(sa.func.max(COMMANDS.c.seq))
+                                        .where(COMMANDS.c.tenant_id == self.tenant)).scalar()
+                    if (last or 0) + 1 != cmds[0]["seq"]:
+                        msg = (f"tenant {self.tenant!r}: command {cmds[0]['seq']} does not "
+                               f"follow the stored log (last {last or 0})")
+                        raise StoreConflictError(msg)
+                    conn.execute(COMMANDS.insert(), cmds)
+                if owners:
+                    conn.execute(OWNERS.insert(), owners)
+                for row in snaps:
+                    conn.execute(SNAPSHOTS.insert().values(**row))
+                if snaps:
+                    keep = (sa.select(SNAPSHOTS.c.seq)
+                            .where(SNAPSHOTS.c.tenant_id == self.tenant)
+                            .order_by(SNAPSHOTS.c.seq.desc()).limit(KEEP_SNAPSHOTS)
+                            .subquery())
+                    oldest = conn.execute(sa.select(sa.func.min(keep.c.seq))).scalar()
+                    conn.execute(SNAPSHOTS.delete().where(SNAPSHOTS.c.tenant_id == self.tenant,
+                                                          SNAPSHOTS.c.seq < oldest))
+                for row in answers:  # first answer wins, as Store.remember
+                    seen = conn.execute(sa.select(IDEMPOTENCY.c.key).where(
+                        IDEMPOTENCY.c.tenant_id == self.tenant,
+                        IDEMPOTENCY.c.key == row["key"])).first()
+                    if seen is None:
+                        conn.execute(IDEMPOTENCY.insert().values(**row))
+        except StoreError:
+            raise
+        except IntegrityError as exc:
+            msg = f"tenant {self.tenant!r}: log rows stored already: {exc.orig}"
+            raise StoreConflictError(msg) from exc
+        except SQLAlchemyError as exc:
+            msg = f"tenant {self.tenant!r}: log rows not stored: {exc}"
+            raise StoreError(msg) from exc
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Commit what is queued, then stop the writer thread."""
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+        self._thread.join(timeout)

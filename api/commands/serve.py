@@ -48,7 +48,20 @@ def serve(  # noqa: PLR0913 - one parameter per command-line option
     except (InputError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                loop=_pick("uvloop", "asyncio"), http=_pick("httptools", "h11"),
+                timeout_graceful_shutdown=GRACE_S)
+
+
+#: Seconds ``hakobu serve`` gives requests in flight on SIGTERM before closing them.
+GRACE_S = 30
+
+
+def _pick(fast: str, fallback: str) -> str:
+    """Return ``fast`` when that module is installed (C event loop, C HTTP parser)."""
+    import importlib.util
+
+    return fast if importlib.util.find_spec(fast) is not None else fallback
 
 
 keys = typer.Typer(help="API keys of the dispatch service.", no_args_is_help=True)

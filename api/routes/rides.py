@@ -84,8 +84,7 @@ def _visible(caller: Caller, request_id: str) -> None:
                             ) from None
     if caller.role in STAFF:
         return
-    if caller.role is Role.BOOKING_CLIENT and svc.store.owner(
-            svc.tenant, request_id) == caller.key.id:
+    if caller.role is Role.BOOKING_CLIENT and svc.owner(request_id) == caller.key.id:
         return
     raise HTTPException(status_code=404, detail=f"ride request {request_id!r} not found")
 
@@ -109,7 +108,7 @@ def create_ride(body: RideRequestIn, caller: CallerDep, response: Response,
         svc.advance_to_wall_clock()
     with svc.lock:
         if idempotency_key is not None:
-            seen = svc.store.remembered(svc.tenant, idempotency_key)
+            seen = svc.remembered(idempotency_key)
             if seen is not None:
                 if seen[0] != _fingerprint(caller, body):
                     raise HTTPException(status_code=422, detail=(
@@ -117,14 +116,14 @@ def create_ride(body: RideRequestIn, caller: CallerDep, response: Response,
                 response.status_code = seen[1]
                 return seen[2]
         answer = svc.run(lambda eng: eng.book(_to_request(svc, body)))
-        svc.store.set_owner(svc.tenant, body.id, caller.key.id)
+        svc.set_owner(body.id, caller.key.id)
         rec = svc.engine.record(body.id)
         rej = None if isinstance(answer, Offer) else (
             str(answer.reason), answer.detail, answer.alternatives)
         out = ride_out(svc, rec, rej)
         if idempotency_key is not None:
-            svc.store.remember(svc.tenant, idempotency_key, _fingerprint(caller, body), 201,
-                               out.model_dump(mode="json"))
+            svc.remember(idempotency_key, _fingerprint(caller, body), 201,
+                         out.model_dump(mode="json"))
         return out
 
 
@@ -141,7 +140,7 @@ def list_rides(caller: CallerDep,
     with svc.lock:
         recs = [r for r in svc.engine.records() if isinstance(r.request, RideRequest)]
         if caller.role is Role.BOOKING_CLIENT:
-            mine = svc.store.owned_by(svc.tenant, caller.key.id)
+            mine = svc.owned_by(caller.key.id)
             recs = [r for r in recs if r.request.id in mine]
         if status is not None:
             recs = [r for r in recs if r.status is status]

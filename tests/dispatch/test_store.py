@@ -18,7 +18,14 @@ import sqlalchemy as sa
 from dispatch.engine import Command, Engine, Offer, RequestStatus, RideRequest, StopOption
 from dispatch.network import TravelTable
 from dispatch.reoptimize import ReoptParams, reoptimize
-from dispatch.store import Store, StoreConflictError, StoreError, UnknownTenantError
+from dispatch.store import (
+    KEEP_SNAPSHOTS,
+    LogWriter,
+    Store,
+    StoreConflictError,
+    StoreError,
+    UnknownTenantError,
+)
 from routing.model import TimeWindow
 
 H = 3600
@@ -164,4 +171,52 @@ def test_sigkill_during_bookings_loses_no_confirmed_booking(
         assert rec.offer is not None
         assert (rec.offer.pickup_window.earliest, rec.offer.pickup_window.latest) == (lo, hi)
     assert [c.seq for c in store.commands("town")] == list(range(1, eng.seq + 1))
+    store.close()
+
+
+def test_group_commit_answers_only_after_the_commit_and_in_log_order(
+    database_url: str, table: TravelTable
+) -> None:
+    """Commands queued by a LogWriter are committed together, in order, with their rows;
+    a ticket is durable once wait() returns; a failed commit refuses everything after."""
+    store = Store(database_url)
+    store.create_tenant("uki")
+    writer = LogWriter(store, "uki")
+    eng = store.attach("uki", Engine(table, worker.fleet(), start_s=8 * H), writer)
+    for n in range(6):
+        ans = eng.book(_ride(n, 3 + n, 12 + n, 9 * H + 600 * n))
+        writer.add_owner(f"r{n}", "key-a")
+        if isinstance(ans, Offer):
+            eng.confirm(ans.request_id)
+    writer.add_answer("idem-1", "f" * 64, 201, {"id": "r0"})
+    writer.add_snapshot(eng.snapshot())
+    ticket = writer.ticket()
+    writer.wait(ticket)
+    assert [c.seq for c in store.commands("uki")] == list(range(1, eng.seq + 1))
+    assert store.owned_by("uki", "key-a") == {f"r{n}" for n in range(6)}
+    assert store.remembered("uki", "idem-1") == ("f" * 64, 201, {"id": "r0"})
+    snap = store.latest_snapshot("uki")
+    assert snap is not None and snap["seq"] == eng.seq
+    assert writer.commits <= writer.rows  # several rows share a transaction
+    assert not writer.pending_owners and not writer.pending_answers
+    # more snapshots than KEEP_SNAPSHOTS: the oldest are deleted
+    for t in range(KEEP_SNAPSHOTS + 2):
+        eng.advance(9 * H + t)
+        writer.add_snapshot(eng.snapshot())
+    writer.wait(writer.ticket())
+    with store.engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT count(*) FROM snapshots WHERE tenant_id='uki'"))
+        assert kept.scalar() == KEEP_SNAPSHOTS
+    # a second owner's command fails the commit: its waiter and every later one get it
+    store.append("uki", Command(seq=eng.seq + 1, op="advance", args={"t": 10 * H}))
+    eng.advance(10 * H + 5)  # the same sequence number, queued
+    bad = writer.ticket()
+    with pytest.raises(StoreConflictError):
+        writer.wait(bad)
+    assert writer.failed is not None
+    with pytest.raises(StoreConflictError):
+        eng.advance(10 * H + 9)  # nothing more is queued after a failed commit
+    writer.close()
+    again = store.recover("uki", table, worker.fleet(), start_s=8 * H)
+    assert again.seq == eng.seq - 1  # the stored log: the refused command is not in it
     store.close()
