@@ -133,7 +133,6 @@ class FixedRouteIndex:
         lonlat: list[FloatArray] = []
         rows: list[pd.DataFrame] = []
         self._route_names: list[str] = []
-        self._trip_feed: list[int] = []
         self._days: list[dict[date, set[str]]] = []
         self._by_weekday: list[dict[int, date]] = []
         trip_services: list[str] = []
@@ -152,8 +151,7 @@ class FixedRouteIndex:
             t0 = len(self._route_names)
             tid = {t: t0 + i for i, t in enumerate(tr["trip_id"])}
             self._route_names += [str(rname.get(r, r)) for r in tr["route_id"]]
-            self._trip_feed += [fi] * len(tr)
-            trip_services += list(tr["service_id"])
+            trip_services += [f"{fi}:{x}" for x in tr["service_id"]]
             times = times[times["trip_id"].isin(tid) & times["stop_id"].isin(sid)]
             dep = _gtfs_seconds(times["departure_time"].where(times["departure_time"] != "",
                                                               times["arrival_time"]))
@@ -177,8 +175,10 @@ class FixedRouteIndex:
                 if wd not in best or c > best[wd][0]:
                     best[wd] = (c, day)
             self._by_weekday.append({wd: d for wd, (_, d) in best.items()})
-        self._trip_service = np.array(trip_services, dtype=object)
-        self._trip_feed_arr = np.array(self._trip_feed, dtype=np.int64)
+        # services as integer codes ("feed:service_id"), so a date's mask is one lookup
+        self._service_code = {k: i for i, k in enumerate(dict.fromkeys(trip_services))}
+        self._trip_service = np.array([self._service_code[k] for k in trip_services],
+                                      dtype=np.int64)
         self.stop_names = names
         self.stop_feeds = feeds
         self.stop_lonlat = (np.vstack(lonlat) if lonlat else np.zeros((0, 2)))
@@ -227,13 +227,16 @@ class FixedRouteIndex:
         got = self._active_cache.get(day)
         if got is not None:
             return got
-        out = np.zeros(len(self._trip_service), dtype=bool)
+        running = np.zeros(len(self._service_code) + 1, dtype=bool)
         for fi, days in enumerate(self._days):
             use = day if day in days else self._by_weekday[fi].get(day.weekday())
             if use is None:
                 continue
-            mine = self._trip_feed_arr == fi
-            out |= mine & np.isin(self._trip_service, list(days[use]))
+            for sid in days[use]:
+                code = self._service_code.get(f"{fi}:{sid}")
+                if code is not None:
+                    running[code] = True
+        out = running[self._trip_service] if len(self._trip_service) else np.zeros(0, bool)
         self._active_cache[day] = out
         return out
 
