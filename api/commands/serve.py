@@ -27,6 +27,10 @@ def serve(  # noqa: PLR0913 - one parameter per command-line option
                                            )] = 200,
     clock: Annotated[str, typer.Option(help="'wall' (real time) or 'manual' (POST /v1/clock).")
                      ] = "wall",
+    reopt_every: Annotated[float, typer.Option(
+        help="Seconds between background re-optimizations (0: off).")] = 300.0,
+    reopt_limit: Annotated[float, typer.Option(
+        help="Time limit of one re-optimization in the worker, seconds.")] = 5.0,
 ) -> None:
     """Run the dispatch API (ride requests, vehicles, manifest, KPIs) on HOST:PORT."""
     import uvicorn
@@ -44,7 +48,9 @@ def serve(  # noqa: PLR0913 - one parameter per command-line option
         settings = settings_from_env(database_url=database_url, tenant=tenant, osm=osm,
                                      gtfs=tuple(gtfs or ()), population=population,
                                      pois=tuple(pois or ()), vehicles=vehicles,
-                                     max_stops=max_stops, clock=clock)
+                                     max_stops=max_stops, clock=clock,
+                                     reopt_every_s=reopt_every,
+                                     reopt_time_limit_s=reopt_limit)
     except (InputError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
