@@ -30,7 +30,8 @@ Measures, in one run (seeded):
   area, simulated twice in the same run (re-optimization off, so the two differ only by
   the profile), p50/p95 of ``Engine.book``; and the refusal rules alone
   (:func:`dispatch.rules.check_booking`, fixed-route search included) per booking of
-  that day, p50/p95/max (target: p95 <= 1 ms). See :func:`profile_latency`.
+  that day in booking order, p50/p95/max of the first call and the max of each
+  booking's best of three (target: p95 <= 1 ms). See :func:`profile_latency`.
 
 Run ``python benchmarks/dispatch.py`` (full), ``--quick`` (smaller day, under a minute
 after the region cache is warm) and ``--json PATH``.
@@ -375,12 +376,18 @@ def profile_latency(region: Any, sizes: Sizes, seed: int) -> dict[str, Any]:
     midnight = datetime.combine(service_date, datetime.min.time())
     cfg = replace(base, profile=profile, service_date=service_date, rider_classes=classes)
     rules_ms: list[float] = []
-    for ride in day.rides:
+    best_ms: list[float] = []  # each booking's best of three (scheduling noise removed)
+    for ride in sorted(day.rides, key=lambda r: r.booking_s):
         req = _ride_request(ride, table, cfg)
-        t1 = time.perf_counter()
-        trip = trip_from_request(req, table, service_date, ride.booking_s)
-        check_booking(profile, trip, midnight + timedelta(seconds=ride.booking_s))
-        rules_ms.append((time.perf_counter() - t1) * 1000.0)
+        now = midnight + timedelta(seconds=ride.booking_s)
+        runs = []
+        for _ in range(3):
+            t1 = time.perf_counter()
+            check_booking(profile, trip_from_request(req, table, service_date, ride.booking_s),
+                          now)
+            runs.append((time.perf_counter() - t1) * 1000.0)
+        rules_ms.append(runs[0])
+        best_ms.append(min(runs))
     a, b = list(ruled.offer_latency_ms), list(none.offer_latency_ms)
     return {
         "profile_requests": len(day.rides),
@@ -391,6 +398,8 @@ def profile_latency(region: Any, sizes: Sizes, seed: int) -> dict[str, Any]:
         "rules_p50_ms": float(np.percentile(rules_ms, 50)),
         "rules_p95_ms": float(np.percentile(rules_ms, 95)),
         "rules_max_ms": float(max(rules_ms)),
+        "rules_best_of_3_p95_ms": float(np.percentile(best_ms, 95)),
+        "rules_best_of_3_max_ms": float(max(best_ms)),
         "fixed_route_index_s": index_s,
         "profile_served": kpis["served"],
         "no_profile_served": compute_kpis(none)["served"],
@@ -582,7 +591,8 @@ def table_text(r: dict[str, Any]) -> str:
         f"{r['offer_p95_ms_no_profile']:.2f} | {r['no_profile_served']} |",
         f"| Engine.book, with the profile | {r['offer_p50_ms_profile']:.2f} | "
         f"{r['offer_p95_ms_profile']:.2f} | {r['profile_served']} |",
-        f"| refusal rules alone (check_booking, max {r['rules_max_ms']:.2f} ms) | "
+        f"| refusal rules alone (check_booking, max {r['rules_max_ms']:.2f} ms; best of 3: "
+        f"p95 {r['rules_best_of_3_p95_ms']:.3f}, max {r['rules_best_of_3_max_ms']:.2f} ms) | "
         f"{r['rules_p50_ms']:.3f} | {r['rules_p95_ms']:.3f} | - |",
         "",
         f"fixed-route index built in {r['fixed_route_index_s']:.1f} s (once per profile); "
