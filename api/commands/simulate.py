@@ -464,6 +464,9 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
     typer.echo(f"destinations: {day.placement.destinations}")
     for note in result.notes:
         typer.echo(f"note: {note}")
+    if p.profile is not None and not p.profile.boarding.door_to_door:
+        typer.echo("note: under the profile, a rider picked up or set down away from its "
+                   "boarding points needs a door-to-door class (else not_a_boarding_point)")
     typer.echo(f"wrote {out / 'kpis.json'}, {out / 'report.json'}, {out / 'map.html'} and "
                f"plots ({time.perf_counter() - t0:.1f} s)")
     return kpis
