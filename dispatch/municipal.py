@@ -347,7 +347,8 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]])
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
-        w.writerows(["" if v is None else v for v in row] for row in rows)
+        w.writerows(["" if v is None else round(v, 4) if isinstance(v, float) else v
+                     for v in row] for row in rows)
 
 
 def _breakdown(report: MonthlyReport, attr: str) -> list[list[Any]]:
