@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from dispatch.engine.fleet import timed
 from dispatch.errors import DispatchError
 from dispatch.network import TravelTable
 from routing.insertion import (
@@ -210,8 +211,7 @@ def _is_hold(stop: PlanStop) -> bool:
 def plans_cost(plans: Sequence[VehiclePlan], source: Engine | TravelTable) -> int:
     """Return the summed cost of ``plans`` (distance and duration weights)."""
     table = _table(source)
-    d, m = table.durations, table.distances
-    return sum(schedule(p, d, m).cost for p in plans if p.active)
+    return sum(timed(p, table).cost for p in plans if p.active)
 
 
 def reoptimize(engine: Engine, params: ReoptParams | None = None) -> ReoptResult:

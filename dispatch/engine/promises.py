@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from dispatch.engine.fleet import live_plans
+from dispatch.engine.fleet import live_plans, timed
 from dispatch.engine.state import EngineState, RequestState
 from dispatch.engine.types import DeliveryOrder, RequestStatus
-from routing.insertion import OPEN, PlanStop, VehiclePlan, schedule
+from routing.insertion import OPEN, PlanStop, VehiclePlan
 from routing.solution import StopKind
 
 #: Statuses whose stops must be in the plans.
@@ -130,7 +130,7 @@ def _order(k: int, plan: VehiclePlan) -> list[str]:
 
 
 def _timing(st: EngineState, k: int, plan: VehiclePlan) -> list[str]:
-    sch = schedule(plan, st.table.durations, st.table.distances)
+    sch = timed(plan, st.table)
     out = [f"vehicle {k}: {v}" for v in sch.violations]
     pick_dep: dict[str, int] = {}
     for i, s in enumerate(plan.stops):
