@@ -459,11 +459,12 @@ def _check_time(profile: ServiceProfile, trip: TripQuery, now: datetime) -> Refu
 
 # ------------------------------------------------------------------------------ engine glue
 def trip_from_request(request: RideRequest, table: TravelTable, service_date: date,
-                      now_s: int) -> TripQuery:
+                      now_s: int, *, asap_lead_s: int = 0) -> TripQuery:
     """Return the query of an engine ride request (first origin/destination option).
 
     The wanted time is the request's arrive-by (an appointment: the rules judge the
-    arrival), else the pickup window's start, else (as soon as possible) ``now_s``.
+    arrival), else the pickup window's start, else (as soon as possible) ``now_s +
+    asap_lead_s`` (the soonest pickup the booking rules allow).
     """
     o = request.origin[0].location
     d = request.destination[0].location
@@ -473,7 +474,7 @@ def trip_from_request(request: RideRequest, table: TravelTable, service_date: da
     elif request.pickup_window is not None:
         wanted, arrive = request.pickup_window.earliest, False
     else:
-        wanted, arrive = now_s, False
+        wanted, arrive = now_s + asap_lead_s, False
     return TripQuery(origin=(float(loc[o, 0]), float(loc[o, 1])),
                      destination=(float(loc[d, 0]), float(loc[d, 1])),
                      service_date=service_date, wanted_s=int(wanted), arrive_by=arrive,
@@ -487,7 +488,8 @@ def class_limits(profile: ServiceProfile, config: DispatchConfig,
 
     Max wait caps the pickup window (``max_wait_s``, and the as-soon-as-possible wait);
     max ride caps the ride (``max_ride_cap_s``); the boarding time is the class's (else
-    the profile's) per rider, plus the wheelchair boarding time for a wheelchair.
+    the profile's) per rider, plus the wheelchair boarding time for a wheelchair; no
+    pickup is sooner than the booking rules' minimum notice (``min_lead_s``).
     """
     cls: RiderClass | None = profile.rider_class(request.rider_class)
     if cls is None:
@@ -495,7 +497,9 @@ def class_limits(profile: ServiceProfile, config: DispatchConfig,
     b = profile.boarding
     board = cls.boarding_s if cls.boarding_s is not None else b.boarding_s
     board += b.wheelchair_boarding_s if request.wheelchairs else 0
-    changes: dict[str, Any] = {"pickup_service_s": board, "dropoff_service_s": board}
+    changes: dict[str, Any] = {
+        "pickup_service_s": board, "dropoff_service_s": board,
+        "min_lead_s": max(config.min_lead_s, profile.booking.min_notice_s)}
     if cls.max_wait_s is not None:
         changes["max_wait_s"] = cls.max_wait_s
         changes["asap_wait_s"] = min(config.asap_wait_s, cls.max_wait_s)

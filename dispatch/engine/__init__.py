@@ -468,7 +468,8 @@ class Engine:
         from dispatch.rules import check_booking, trip_from_request
 
         assert self.service_date is not None
-        trip = trip_from_request(request, self._st.table, self.service_date, self._st.now)
+        trip = trip_from_request(request, self._st.table, self.service_date, self._st.now,
+                                 asap_lead_s=self.profile.booking.min_notice_s)
         refusal = check_booking(self.profile, trip, self.booking_time())
         if refusal is None:
             return None

@@ -260,6 +260,18 @@ def test_engine_refuses_by_rule_and_prices_offers(profile: ServiceProfile) -> No
     assert isinstance(g, Offer) and g.pickup_window.latest <= hm("10:20") and g.fare_jpy == 300
 
 
+def test_engine_asap_booking_waits_the_minimum_notice(profile: ServiceProfile) -> None:
+    e = small_engine(profile)  # now 08:00, at least 30 min notice
+    offer = e.book(ride_request("asap", 2, 1, pickup_window=None))
+    assert isinstance(offer, Offer)
+    assert offer.pickup_window.earliest >= hm("08:30")
+    late = small_engine(profile)
+    late.advance(hm("16:45"))  # the soonest pickup, 17:15, is after the service hours
+    refused = late.book(ride_request("late", 2, 1, pickup_window=None))
+    assert isinstance(refused, Rejection)
+    assert refused.reason is RejectReason.OUTSIDE_SERVICE_HOURS
+
+
 def test_engine_applies_class_limits(profile: ServiceProfile) -> None:
     e = small_engine(profile)
     senior = e.book(ride_request("s", 2, 1, rider_class="senior"))
