@@ -27,7 +27,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from api.routes import console, plans, rides, service, vehicles
+from api.jobs import JobQueueFullError, PlanJobs, RegionSpec
+from api.routes import console, plan_jobs, plans, rides, service, vehicles
 from api.service import ServiceSetup, TenantService, setup_from_region
 from api.settings import Settings
 from dispatch.errors import (
@@ -53,7 +54,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UnknownRequestError, 404), (UnknownVehicleError, 404),
     (StoreConflictError, 409), (DuplicateRequestError, 409), (InvalidTransitionError, 409),
     (OfferExpiredError, 409), (PlanRejectedError, 409), (InvalidRequestError, 422),
-    (StoreError, 503), (ProblemError, 422), (RoutingError, 422),
+    (StoreError, 503), (JobQueueFullError, 503), (ProblemError, 422), (RoutingError, 422),
 )
 
 
@@ -90,9 +91,12 @@ async def _on_http(req: Request, exc: Exception) -> JSONResponse:
 
 async def _on_dispatch(_req: Request, exc: Exception) -> JSONResponse:
     status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 422)
-    if status == 503:
+    if isinstance(exc, StoreError):
         logger.error("store failure: %s", exc)
-    return problem(status, str(exc))
+    resp = problem(status, str(exc))
+    if status == 503:
+        resp.headers["Retry-After"] = "5"
+    return resp
 
 
 class BodyLimit:
@@ -165,6 +169,16 @@ def _load_region(settings: Settings) -> Any:
                              population=settings.population, pois=list(settings.pois))
 
 
+def _region_spec(cfg: Settings, region: Any, setup: ServiceSetup | None) -> RegionSpec:
+    """How a plan-job worker loads the region this service runs on."""
+    if region is None and setup is not None:
+        return RegionSpec(kind="none")
+    if cfg.osm is None:
+        return RegionSpec(kind="default")
+    return RegionSpec(kind="files", osm=cfg.osm, gtfs=cfg.gtfs, population=cfg.population,
+                      pois=cfg.pois)
+
+
 def _with_problems(app: FastAPI) -> Callable[[], dict[str, Any]]:
     """Return an OpenAPI generator that documents the problem-details error responses."""
     from fastapi.openapi.utils import get_openapi
@@ -222,6 +236,8 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
         app.state.region = reg
         services = {cfg.tenant: TenantService(cfg.tenant, built, st, clock=cfg.clock)}
         app.state.services = services
+        app.state.jobs = PlanJobs(_region_spec(cfg, reg, setup), workers=cfg.plan_workers,
+                                  max_queued=cfg.plan_queue)
         logger.info("serving tenant %s with %d boarding points", cfg.tenant,
                     len(built.places) - 1)
         if cfg.reopt_every_s > 0:
@@ -234,6 +250,7 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
+        app.state.jobs.close()
         for svc in services.values():
             svc.close()
         if store is None:
@@ -247,7 +264,8 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(DispatchError, _on_dispatch)
     app.add_exception_handler(RoutingError, _on_dispatch)
-    for r in (service.router, rides.router, vehicles.router, plans.router, console.router):
+    for r in (service.router, rides.router, vehicles.router, plans.router, plan_jobs.router,
+              console.router):
         app.include_router(r)
     app.mount("/console", StaticFiles(directory=console.WEB, html=True), name="console")
     if cfg.cors_origins:

@@ -7,7 +7,7 @@ Times are ISO 8601 with a time zone (``2026-12-02T09:30:00+09:00``); coordinates
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -218,3 +218,23 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldProblem] | None = None
+
+
+class PlanJobOut(BaseModel):
+    """A plan job: its status and, once done, the plan JSON (``hakobu solve``'s format,
+    every route checked by the independent checker: ``summary.feasible``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "job-3f9a1c2b7d4e", "status": "queued", "time_limit_s": 30.0, "seed": 0,
+        "created": "2026-12-02T08:00:00Z", "started": None, "finished": None,
+        "plan": None, "error": None}]})
+
+    id: str
+    status: Literal["queued", "running", "done", "failed"]
+    time_limit_s: float
+    seed: int
+    created: datetime
+    started: datetime | None = None
+    finished: datetime | None = None
+    plan: dict[str, Any] | None = None
+    error: str | None = None

@@ -32,6 +32,8 @@ class Settings:
     clock: str = "wall"
     reopt_every_s: float = 300.0
     reopt_time_limit_s: float = 5.0
+    plan_workers: int = 1
+    plan_queue: int = 16
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1_000_000
     extra: dict[str, str] = field(default_factory=dict)
@@ -49,6 +51,10 @@ class Settings:
         if not 0 <= self.reopt_every_s <= 24 * 3600 or not 0 < self.reopt_time_limit_s <= 600:
             msg = (f"reopt_every_s must be 0 to 86400 and reopt_time_limit_s 0 to 600, got "
                    f"{self.reopt_every_s} and {self.reopt_time_limit_s}")
+            raise ValueError(msg)
+        if not 1 <= self.plan_workers <= 16 or not 0 <= self.plan_queue <= 1000:
+            msg = (f"plan_workers must be 1 to 16 and plan_queue 0 to 1000, got "
+                   f"{self.plan_workers} and {self.plan_queue}")
             raise ValueError(msg)
         ZoneInfo(self.timezone)  # raises for an unknown zone
 
