@@ -25,9 +25,11 @@ under booking rules (``booking_rules.txt``). :func:`export` writes, from a
 
 What a feed cannot carry: rider classes, fares by class, members-only rules and the
 "no competing with the fixed route" rule are not exported (GTFS-Flex has no field for
-them); registered boarding points (乗降場) are named in the booking rule's message, the
-zones themselves are exported as the pickup areas. :func:`check_feed` reads a feed back
-and lists every broken field rule and cross-reference.
+them). By default the zones are the pickup areas (door to door) and the registered
+boarding points (乗降場) are named in the booking rule's message; ``pickup="points"``
+exports each zone's boarding points as a location group instead (``stops.txt``,
+``location_groups.txt``, ``location_group_stops.txt``). :func:`check_feed` reads a feed
+back and lists every broken field rule and cross-reference.
 """
 
 from __future__ import annotations
@@ -143,7 +145,9 @@ def _locations(profile: ServiceProfile) -> tuple[dict[str, Any], dict[str, str],
 
 
 def _trips(profile: ServiceProfile, zones: Mapping[str, str], dests: Mapping[str, str],
-           window: tuple[int, int]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+           window: tuple[int, int], groups: frozenset[str] = frozenset(),
+           ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Trips and stop times; an id in ``groups`` is a location group, else a location."""
     trips: list[dict[str, str]] = []
     times: list[dict[str, str]] = []
     start, end = _hms(window[0]), _hms(window[1])
@@ -152,8 +156,9 @@ def _trips(profile: ServiceProfile, zones: Mapping[str, str], dests: Mapping[str
         trips.append({"route_id": ROUTE_ID, "service_id": SERVICE_ID, "trip_id": tid,
                       "trip_headsign": headsign})
         for k, (lid, pick, drop) in enumerate(stops, start=1):
+            key = "location_group_id" if lid in groups else "location_id"
             times.append({
-                "trip_id": tid, "stop_sequence": str(k), "location_id": lid,
+                "trip_id": tid, "stop_sequence": str(k), key: lid,
                 "start_pickup_drop_off_window": start, "end_pickup_drop_off_window": end,
                 "pickup_type": "2" if pick else "1", "drop_off_type": "2" if drop else "1",
                 "pickup_booking_rule_id": BOOKING_RULE_ID if pick else "",
@@ -208,9 +213,32 @@ def _write(path: Path, rows: Sequence[Mapping[str, str]], header: Sequence[str])
     return path
 
 
+def _point_groups(profile: ServiceProfile, zone_ids: Mapping[str, str],
+                  taken: set[str]) -> tuple[dict[str, str], list[dict[str, str]],
+                                            list[dict[str, str]], list[dict[str, str]]]:
+    """Location groups of the registered boarding points in each zone: (zone -> group
+    id, stops.txt rows, location_groups.txt rows, location_group_stops.txt rows)."""
+    groups: dict[str, str] = {}
+    stops: dict[str, dict[str, str]] = {}
+    names, members = [], []
+    for z in profile.area.zones:
+        inside = [b for b in profile.boarding.points if z.contains(b.lon, b.lat)]
+        if not inside:
+            continue
+        gid = _slug(f"points_{zone_ids[z.name]}", taken)
+        groups[z.name] = gid
+        names.append({"location_group_id": gid,
+                      "location_group_name": f"乗降場 of {z.name}"})
+        for b in inside:
+            stops.setdefault(b.id, {"stop_id": b.id, "stop_name": b.name or b.id,
+                                    "stop_lat": f"{b.lat:.6f}", "stop_lon": f"{b.lon:.6f}"})
+            members.append({"location_group_id": gid, "stop_id": b.id})
+    return groups, list(stops.values()), names, members
+
+
 def export(profile: ServiceProfile, out: str | Path, *, start: date, end: date,
            agency_url: str, phone: str = "", booking_url: str = "",
-           timezone: str = "Asia/Tokyo") -> list[Path]:
+           pickup: str = "zones") -> list[Path]:
     """Write the profile as a GTFS-Flex feed into ``out``; return the files written.
 
     Parameters
@@ -226,6 +254,11 @@ def export(profile: ServiceProfile, out: str | Path, *, start: date, end: date,
         The operator's web page (required by GTFS; not in the profile).
     phone, booking_url
         Where riders book (``booking_rules.txt``), optional.
+    pickup
+        ``"zones"``: riders are picked up anywhere in a zone (door to door);
+        ``"points"``: only at the profile's registered boarding points of each zone
+        (``stops.txt``, ``location_groups.txt``, ``location_group_stops.txt``; the zones
+        are then not written, since no trip uses them).
 
     Raises
     ------
@@ -244,14 +277,33 @@ def export(profile: ServiceProfile, out: str | Path, *, start: date, end: date,
     if not profile.area.zones:
         msg = f"{profile.source}: the profile has no service-area zone to export"
         raise FlexExportError(msg)
+    if pickup not in ("zones", "points"):
+        msg = f"gtfs-flex: pickup must be zones or points, got {pickup!r}"
+        raise FlexExportError(msg)
+    if pickup == "points" and profile.boarding.door_to_door:
+        msg = f"{profile.source}: pickup at points needs registered boarding points"
+        raise FlexExportError(msg)
     cal = (ServiceCalendar.from_table(dict(profile.calendar),
                                       source=f"{profile.source}: [calendar]")
            if profile.calendar else ServiceCalendar())
-    lang = "ja"
+    lang, timezone = "ja", "Asia/Tokyo"  # GTFS-JP: Japanese, Japan Standard Time
     o = Path(out)
     o.mkdir(parents=True, exist_ok=True)
     geo, zones, dests = _locations(profile)
-    trips, times = _trips(profile, zones, dests, cal.hours)
+    extra: list[Path] = []
+    group_ids: frozenset[str] = frozenset()
+    if pickup == "points":
+        taken = {str(f["id"]) for f in geo["features"]}
+        zones, stops, names, members = _point_groups(profile, zones, taken)
+        geo["features"] = [f for f in geo["features"] if f["id"] in set(dests.values())]
+        group_ids = frozenset(zones.values())
+        extra = [
+            _write(o / "stops.txt", stops, ["stop_id", "stop_name", "stop_lat", "stop_lon"]),
+            _write(o / "location_groups.txt", names,
+                   ["location_group_id", "location_group_name"]),
+            _write(o / "location_group_stops.txt", members, ["location_group_id", "stop_id"]),
+        ]
+    trips, times = _trips(profile, zones, dests, cal.hours, group_ids)
     row, exceptions = _calendar(cal, start, end)
     (o / "locations.geojson").write_text(json.dumps(geo, ensure_ascii=False, indent=1),
                                          encoding="utf-8")
@@ -268,7 +320,8 @@ def export(profile: ServiceProfile, out: str | Path, *, start: date, end: date,
                 "route_type"]),
         _write(o / "trips.txt", trips, ["route_id", "service_id", "trip_id", "trip_headsign"]),
         _write(o / "stop_times.txt", times, [
-            "trip_id", "stop_sequence", "location_id", "start_pickup_drop_off_window",
+            "trip_id", "stop_sequence", "location_group_id", "location_id",
+            "start_pickup_drop_off_window",
             "end_pickup_drop_off_window", "pickup_type", "drop_off_type",
             "pickup_booking_rule_id", "drop_off_booking_rule_id"]),
         _write(o / "booking_rules.txt", [rule], [
@@ -284,6 +337,7 @@ def export(profile: ServiceProfile, out: str | Path, *, start: date, end: date,
                ["feed_publisher_name", "feed_publisher_url", "feed_lang", "feed_start_date",
                 "feed_end_date"]),
         o / "locations.geojson",
+        *extra,
     ]
 
 
@@ -330,7 +384,7 @@ def _check_booking_rules(rules: Sequence[Mapping[str, str]]) -> list[str]:
 
 
 def _check_stop_times(times: Sequence[Mapping[str, str]], locations: set[str],
-                      rules: set[str], trips: set[str]) -> list[str]:
+                      rules: set[str], trips: set[str], groups: set[str]) -> list[str]:
     problems = []
     used_trips = set()
     for i, st in enumerate(times, start=2):
@@ -338,9 +392,15 @@ def _check_stop_times(times: Sequence[Mapping[str, str]], locations: set[str],
         used_trips.add(st.get("trip_id", ""))
         if st.get("trip_id") not in trips:
             problems.append(f"{where}: trip_id {st.get('trip_id')!r} is not in trips.txt")
-        if st.get("location_id") not in locations:
-            problems.append(f"{where}: location_id {st.get('location_id')!r} is not in "
-                            "locations.geojson")
+        lid, gid = st.get("location_id") or "", st.get("location_group_id") or ""
+        if bool(lid) == bool(gid) or st.get("stop_id"):
+            problems.append(f"{where}: exactly one of location_id and location_group_id "
+                            "(and no stop_id) is needed")
+        elif lid and lid not in locations:
+            problems.append(f"{where}: location_id {lid!r} is not in locations.geojson")
+        elif gid and gid not in groups:
+            problems.append(f"{where}: location_group_id {gid!r} is not in "
+                            "location_groups.txt")
         a = _secs(st.get("start_pickup_drop_off_window", ""))
         b = _secs(st.get("end_pickup_drop_off_window", ""))
         if a is None or b is None or not a < b:
@@ -373,11 +433,32 @@ def _check_agency_routes(agency: Sequence[Mapping[str, str]],
     return problems
 
 
+def _check_groups(d: Path, location_ids: set[str]) -> tuple[set[str], list[str]]:
+    """Location groups and their stops: every member is a stop of stops.txt; ids are
+    unique across stops, locations and groups."""
+    if not (d / "location_groups.txt").is_file():
+        return set(), []
+    groups = {g.get("location_group_id", "") for g in _read(d / "location_groups.txt")}
+    stops = {s.get("stop_id", "") for s in _read(d / "stops.txt")} if (
+        d / "stops.txt").is_file() else set()
+    problems = [f"location_group_stops.txt: {m.get('location_group_id')!r}/"
+                f"{m.get('stop_id')!r} names an unknown group or stop"
+                for m in (_read(d / "location_group_stops.txt")
+                          if (d / "location_group_stops.txt").is_file() else [])
+                if m.get("location_group_id") not in groups or m.get("stop_id") not in stops]
+    clash = (groups & stops) | (groups & location_ids) | (stops & location_ids)
+    if clash:
+        problems.append(f"ids used twice across stops, locations and groups: {sorted(clash)[:3]}")
+    return groups, problems
+
+
 def check_feed(folder: str | Path) -> list[str]:
     """Read a GTFS-Flex feed back and return every problem found (empty when none).
 
     Checked: the required files and fields; every ``location_id`` in ``stop_times.txt``
     is a feature of ``locations.geojson`` (Polygon or MultiPolygon, unique ids), every
+    ``location_group_id`` a group of ``location_groups.txt`` whose stops are in
+    ``stops.txt``, every
     booking rule and trip used exists, every trip's route and service exist; windows are
     HH:MM:SS with start before end, no arrival/departure times beside them, no
     pickup_type 0/3 or drop_off_type 0 with them; the booking-rule fields required or
@@ -407,9 +488,11 @@ def check_feed(folder: str | Path) -> list[str]:
             problems.append(f"trips.txt {t.get('trip_id')!r}: route_id or service_id unknown")
     rules = _read(d / "booking_rules.txt")
     problems += _check_booking_rules(rules)
+    groups, group_problems = _check_groups(d, {str(i) for i in ids})
+    problems += group_problems
     problems += _check_stop_times(_read(d / "stop_times.txt"), {str(i) for i in ids},
                                   {r.get("booking_rule_id", "") for r in rules},
-                                  {t.get("trip_id", "") for t in trips})
+                                  {t.get("trip_id", "") for t in trips}, groups)
     for c in _read(d / "calendar_dates.txt"):
         if c.get("service_id") not in services or c.get("exception_type") not in ("1", "2"):
             problems.append(f"calendar_dates.txt {c.get('date')}: unknown service or "

@@ -102,6 +102,9 @@ def gtfs_flex(
         help="The operator's web page (GTFS requires one; the profile has none).")] = "",
     phone: Annotated[str, typer.Option(help="Booking phone number.")] = "",
     booking_url: Annotated[str, typer.Option(help="Booking web page.")] = "",
+    pickup: Annotated[str, typer.Option(
+        help="zones: door to door anywhere in a zone; points: at the profile's registered "
+             "boarding points (location groups).")] = "zones",
 ) -> None:
     """Export a service profile as a GTFS-Flex feed (zones, booking rules, service
     windows, calendar without holidays and closures) and check it."""
@@ -117,12 +120,15 @@ def gtfs_flex(
     _writable(out)
     try:
         paths = export(prof, out, start=first, end=last, agency_url=agency_url, phone=phone,
-                       booking_url=booking_url)
+                       booking_url=booking_url, pickup=pickup)
     except FlexExportError as exc:
         raise _fail(str(exc)) from None
     problems = check_feed(out)
-    for name in ("locations.geojson", "trips.txt", "stop_times.txt", "calendar_dates.txt"):
+    for name in ("locations.geojson", "location_groups.txt", "stops.txt", "trips.txt",
+                 "stop_times.txt", "calendar_dates.txt"):
         p = out / name
+        if p not in paths:
+            continue
         n = (len(json.loads(p.read_text(encoding="utf-8"))["features"]) if p.suffix ==
              ".geojson" else len(p.read_text(encoding="utf-8").splitlines()) - 1)
         typer.echo(f"{name:<20} {n:>4} {'features' if p.suffix == '.geojson' else 'rows'}")

@@ -92,6 +92,13 @@ def test_export_gtfs_flex(app: typer.Typer, tmp_path: Path) -> None:
     assert "file not found" in _error(_run(app, "export", "gtfs-flex", "--profile",
                                            tmp_path / "none.toml",
                                            "--agency-url", "https://x.org/"))
+    pts = _run(app, "export", "gtfs-flex", "--profile", PROFILE, "--out", tmp_path / "p",
+               "--agency-url", "https://example.org/", "--pickup", "points")
+    assert pts.exit_code == 0, pts.output
+    assert "location_groups.txt" in pts.stdout and "checked: every location" in pts.stdout
+    assert "zones or points" in _error(_run(app, "export", "gtfs-flex", "--profile", PROFILE,
+                                            "--agency-url", "https://x.org/", "--out",
+                                            tmp_path / "q", "--pickup", "doors"))
 
 
 def test_standing_expand(app: typer.Typer, tmp_path: Path) -> None:

@@ -91,3 +91,46 @@ def test_bad_export_options(profile: ServiceProfile, tmp_path: Path) -> None:
     with pytest.raises(FlexExportError, match="before start"):
         export(profile, tmp_path, start=date(2026, 12, 1), end=date(2026, 11, 30),
                agency_url="https://example.org/")
+
+
+def test_pickup_at_boarding_points_exports_location_groups(
+    profile: ServiceProfile, tmp_path: Path
+) -> None:
+    paths = export(profile, tmp_path, start=date(2026, 12, 1), end=date(2026, 12, 31),
+                   agency_url="https://example.org/", pickup="points")
+    assert check_feed(tmp_path) == []
+    assert {"stops.txt", "location_groups.txt", "location_group_stops.txt"} <= {
+        p.name for p in paths}
+    groups = {g["location_group_id"] for g in _rows(tmp_path / "location_groups.txt")}
+    stops = {s["stop_id"]: s for s in _rows(tmp_path / "stops.txt")}
+    members = _rows(tmp_path / "location_group_stops.txt")
+    assert groups and {m["location_group_id"] for m in members} == groups
+    # every member is a registered boarding point inside its zone's polygon
+    zone_of = {g["location_group_id"]: g["location_group_name"].removeprefix("乗降場 of ")
+               for g in _rows(tmp_path / "location_groups.txt")}
+    zones = {z.name: z for z in profile.area.zones}
+    for m in members:
+        s = stops[m["stop_id"]]
+        assert zones[zone_of[m["location_group_id"]]].contains(float(s["stop_lon"]),
+                                                               float(s["stop_lat"]))
+    assert len(stops) == len({b.id for b in profile.boarding.points
+                              if any(z.contains(b.lon, b.lat) for z in zones.values())})
+    times = _rows(tmp_path / "stop_times.txt")
+    # the zones are not written (no trip uses them); the named destinations still are
+    geo = json.loads((tmp_path / "locations.geojson").read_text(encoding="utf-8"))
+    dests = {f["id"] for f in geo["features"]}
+    assert len(dests) == len(profile.area.destinations) and not dests & groups
+    # inside the zones riders board at the points; a destination stays a location
+    assert {st["location_group_id"] for st in times} - {""} == groups
+    assert {st["location_id"] for st in times} - {""} == dests
+    assert all(bool(st["location_id"]) != bool(st["location_group_id"]) for st in times)
+    # a broken group reference is found
+    p = tmp_path / "stop_times.txt"
+    first = next(iter(groups))
+    p.write_text(p.read_text(encoding="utf-8").replace(f",{first},", ",points_nowhere,", 1),
+                 encoding="utf-8")
+    assert any("'points_nowhere' is not in location_groups.txt" in x
+               for x in check_feed(tmp_path))
+    with pytest.raises(FlexExportError, match="zones or points"):
+        export(profile, tmp_path, start=date(2026, 12, 1), end=date(2026, 12, 31),
+               agency_url="https://example.org/", pickup="stops")
