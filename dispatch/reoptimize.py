@@ -508,11 +508,16 @@ class BuiltProblem:
 def _locked_head(
     plan: VehiclePlan, table: TravelTable
 ) -> tuple[VehiclePlan, tuple[PlanStop, ...]]:
-    """Execute the locked stops virtually: the vehicle starts after them."""
+    """Execute the locked stops virtually: the vehicle starts after them.
+
+    The locked stops keep the times the whole plan gives them (the one timing rule
+    times the plan, not its head alone: a pickup the plan delays to keep a ride short
+    starts that rider's ride clock at the delayed departure).
+    """
     if plan.n_locked == 0:
         return plan, ()
     head = plan.stops[: plan.n_locked]
-    sch = schedule(replace(plan, stops=head), table.durations, table.distances)
+    sch = schedule(plan, table.durations, table.distances)
     loc = plan.origin
     onboard = list(plan.onboard)
     rest = list(plan.stops[plan.n_locked :])
@@ -522,7 +527,7 @@ def _locked_head(
         if s.kind is StopKind.PICKUP:
             rest = [replace(x, ride_from_s=sch.departure[k]) if x.key == s.key else x
                     for x in rest]
-    start_s = sch.departure[-1]
+    start_s = sch.departure[plan.n_locked - 1]
     return replace(plan, origin=loc, origin_s=start_s, stops=tuple(rest),
                    onboard=tuple(onboard), n_locked=0), head
 
