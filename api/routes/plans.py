@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Body, Query, Request
 
 from api.deps import STAFF, CallerDep
@@ -40,23 +39,7 @@ def create_plan(
     """Build the problem (car matrices on the service's roads when it has none), solve
     it within ``time_limit_s`` and return the plan: every route checked by the
     independent checker (``summary.feasible``)."""
-    from routing.io import plan_to_dict, problem_from_dict
-    from routing.model import Profile
-    from routing.solve import SolveParams, solve
+    from api.jobs import solve_problem
 
     caller.require(*STAFF)
-    region = request.app.state.region
-
-    def build(points: np.ndarray, profiles: tuple[str, ...]
-              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        from maps.matrix import travel_matrices
-        from routing.errors import ProblemError
-
-        if region is None or any(p != Profile.CAR for p in profiles):
-            raise ProblemError("durations", "give durations and distances inline")
-        m = travel_matrices(region.road, points)
-        return {Profile.CAR: m.duration_s}, {Profile.CAR: m.distance_m}
-
-    built = problem_from_dict(problem, build_matrices=build)
-    solution = solve(built, SolveParams(time_limit_s=time_limit_s, seed=seed))
-    return plan_to_dict(built, solution)
+    return solve_problem(problem, time_limit_s, seed, request.app.state.region)
