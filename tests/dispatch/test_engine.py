@@ -418,3 +418,45 @@ def test_a_stop_no_vehicle_can_reach_is_unreachable_not_late(table: TravelTable)
     assert rej.reason is RejectReason.UNREACHABLE, rej
     ok = eng.book(_ride("s", 9, 3))
     assert isinstance(ok, Offer)
+
+
+def test_a_confirmation_keeps_the_offered_vehicle_while_the_promise_fits_there(
+    table: TravelTable,
+) -> None:
+    """Offers interleaved with other riders' confirmations (as in a busy service): a
+    confirmed rider rides the vehicle the offer named exactly when the promise still
+    fits that vehicle's plan; else the rider moves to a vehicle that keeps the promise,
+    or the offer expires; every plan stays feasible."""
+    from dispatch.engine import offers
+    from routing.insertion import best_insertion
+
+    rng = np.random.default_rng(4)
+    fleet = [VehicleSpec(id=f"bus{k}", depot=0, capacity=(1, 1, 0)) for k in range(3)]
+    eng = Engine(table, fleet, DispatchConfig(), start_s=7 * H)
+    offered: dict[str, tuple[RideRequest, Offer]] = {}
+    for i in range(30):
+        a, b = (int(x) for x in rng.choice(np.arange(2, table.n), 2, replace=False))
+        e = int(rng.integers(8 * H, 10 * H))
+        req = _ride(f"r{i}", a, b, TimeWindow(earliest=e, latest=e + 1800))
+        ans = eng.book(req)
+        if isinstance(ans, Offer):
+            offered[req.id] = (req, ans)
+    kept = moved = expired = 0
+    for rid, (req, offer) in offered.items():
+        cand = offers.promise_candidate(eng.request_config(req), req, offer)
+        fits = best_insertion([eng.vehicle_plan(offer.vehicle)], [cand], table.durations,
+                              table.distances) is not None
+        try:
+            eng.confirm(rid)
+        except OfferExpiredError:
+            assert not fits
+            expired += 1
+            continue
+        rec = eng.record(rid)
+        assert (rec.vehicle == offer.vehicle) == fits, rid
+        kept, moved = kept + fits, moved + (not fits)
+        planned = [s for s in eng.plan(rec.vehicle) if s.key == rid]
+        assert rec.offer is not None and rec.offer.pickup_window.contains(planned[0].start_s)
+    for k in range(eng.n_vehicles):
+        assert schedule(eng.vehicle_plan(k), table.durations, table.distances).feasible
+    assert kept > 0 and moved > 0  # one seat a bus: some lost their place on the offered one
