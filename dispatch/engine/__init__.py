@@ -537,7 +537,7 @@ class Engine:
             msg = f"offer for {rid!r} expired at {offer.expires_s}"
             raise OfferExpiredError(msg)
         cand = offers.promise_candidate(self.request_config(r.request), r.request, offer)
-        ins = fleet.confirm_insertion(st, offer.vehicle, cand)
+        ins = fleet.best_live_insertion(st, [cand])
         if ins is None:
             st.set_status(r, RequestStatus.EXPIRED, "no longer fits")
             msg = f"offer for {rid!r} no longer fits the plans"

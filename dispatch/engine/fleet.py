@@ -91,20 +91,6 @@ def best_live_insertion(st: EngineState, cands: Sequence[Candidate]) -> Insertio
                           cache=st.cache)
 
 
-def confirm_insertion(st: EngineState, vehicle: int, cand: Candidate) -> Insertion | None:
-    """Return where a confirmed rider goes: on the offered ``vehicle`` when the promise
-    still fits its live plan (its cheapest place there), else the cheapest feasible
-    place on any vehicle. The offer named the vehicle; searching one plan instead of
-    the fleet is also what makes a confirmation cheap."""
-    d, m = st.table.durations, st.table.distances
-    if 0 <= vehicle < len(st.vehicles):
-        own = live_plan(st.vehicles[vehicle].plan, st.table, st.now)
-        ins = best_insertion([own], [cand], d, m, cache=st.cache)
-        if ins is not None:
-            return replace(ins, plan=vehicle)
-    return best_live_insertion(st, [cand])
-
-
 def assign(st: EngineState, r: RequestState, ins: Insertion, cand: Candidate) -> None:
     """Insert ``cand`` into its vehicle's live plan as ``ins`` says and store it."""
     v = st.vehicles[ins.plan]
