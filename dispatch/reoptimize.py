@@ -517,7 +517,7 @@ def _locked_head(
     if plan.n_locked == 0:
         return plan, ()
     head = plan.stops[: plan.n_locked]
-    sch = schedule(plan, table.durations, table.distances)
+    sch = timed(plan, table)
     loc = plan.origin
     onboard = list(plan.onboard)
     rest = list(plan.stops[plan.n_locked :])
