@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from api.jobs import JobQueueFullError, PlanJobs, RegionSpec
+from api.jobs import JobQueueFullError, PlanJobs
 from api.routes import console, plan_jobs, plans, rides, service, vehicles
 from api.service import ServiceSetup, TenantService, setup_from_region
 from api.settings import Settings
@@ -160,25 +160,6 @@ async def _maintain_forever(services: dict[str, TenantService], every_s: float) 
                 logger.exception("snapshot of tenant %s failed", svc.tenant)
 
 
-def _load_region(settings: Settings) -> Any:
-    from maps.region import default_region, region_from_files
-
-    if settings.osm is None:
-        return default_region()
-    return region_from_files(settings.osm, gtfs=list(settings.gtfs),
-                             population=settings.population, pois=list(settings.pois))
-
-
-def _region_spec(cfg: Settings, region: Any, setup: ServiceSetup | None) -> RegionSpec:
-    """How a plan-job worker loads the region this service runs on."""
-    if region is None and setup is not None:
-        return RegionSpec(kind="none")
-    if cfg.osm is None:
-        return RegionSpec(kind="default")
-    return RegionSpec(kind="files", osm=cfg.osm, gtfs=cfg.gtfs, population=cfg.population,
-                      pois=cfg.pois)
-
-
 def _with_problems(app: FastAPI) -> Callable[[], dict[str, Any]]:
     """Return an OpenAPI generator that documents the problem-details error responses."""
     from fastapi.openapi.utils import get_openapi
@@ -228,7 +209,7 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         st = store or Store(cfg.database_url)
-        reg = region if region is not None or setup is not None else _load_region(cfg)
+        reg = region if region is not None or setup is not None else cfg.load_region()
         built = setup or setup_from_region(
             reg, vehicles=cfg.vehicles, max_stops=cfg.max_stops, service_date=cfg.day(),
             timezone=cfg.timezone)
@@ -236,7 +217,9 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
         app.state.region = reg
         services = {cfg.tenant: TenantService(cfg.tenant, built, st, clock=cfg.clock)}
         app.state.services = services
-        app.state.jobs = PlanJobs(_region_spec(cfg, reg, setup), workers=cfg.plan_workers,
+        # a service set up without a region has none for its plan jobs either
+        jobs_region = None if reg is None and setup is not None else cfg
+        app.state.jobs = PlanJobs(jobs_region, workers=cfg.plan_workers,
                                   max_queued=cfg.plan_queue)
         logger.info("serving tenant %s with %d boarding points", cfg.tenant,
                     len(built.places) - 1)

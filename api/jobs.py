@@ -20,11 +20,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from api.settings import Settings
 from dispatch.errors import DispatchError
 
 logger = logging.getLogger(__name__)
@@ -39,17 +39,6 @@ KEEP_FINISHED = 200
 
 class JobQueueFullError(DispatchError):
     """The queue of plan jobs is full; the message says how many are waiting."""
-
-
-@dataclass(frozen=True, slots=True)
-class RegionSpec:
-    """How a worker loads the service's region: the built-in one, files, or none."""
-
-    kind: str  # "default", "files" or "none"
-    osm: Path | None = None
-    gtfs: tuple[Path, ...] = ()
-    population: Path | None = None
-    pois: tuple[Path, ...] = ()
 
 
 @dataclass(slots=True, kw_only=True)
@@ -112,23 +101,12 @@ def solve_problem(problem: dict[str, Any], time_limit_s: float, seed: int,
     return plan_to_dict(built, solution)
 
 
-def _load(spec: RegionSpec) -> Any:
-    if spec.kind == "none":
-        return None
-    from maps.region import default_region, region_from_files
-
-    if spec.kind == "default":
-        return default_region()
-    assert spec.osm is not None
-    return region_from_files(spec.osm, gtfs=list(spec.gtfs), population=spec.population,
-                             pois=list(spec.pois))
-
-
-def _worker(conn: Any, spec: RegionSpec, problem: dict[str, Any], time_limit_s: float,
-            seed: int) -> None:
+def _worker(conn: Any, settings: Settings | None, problem: dict[str, Any],
+            time_limit_s: float, seed: int) -> None:
     """Worker process: load the region, solve, send ("done", plan) or ("failed", why)."""
     try:
-        plan = solve_problem(problem, time_limit_s, seed, _load(spec))
+        region = None if settings is None else settings.load_region()
+        plan = solve_problem(problem, time_limit_s, seed, region)
         conn.send(("done", plan))
     except Exception as exc:  # every failure is the job's answer, never a crash
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
@@ -142,14 +120,16 @@ class PlanJobs:
     Parameters
     ----------
     region
-        How a worker loads the region (:class:`RegionSpec`).
+        The service's settings, from which a worker loads its region
+        (:meth:`~api.settings.Settings.load_region`); ``None``: no region (problems
+        must carry their matrices).
     workers
         Jobs solved at the same time (each in its own process, one core each).
     max_queued
         Jobs waiting beyond that are refused (:class:`JobQueueFullError`, a 503).
     """
 
-    def __init__(self, region: RegionSpec, *, workers: int = 1, max_queued: int = 16) -> None:
+    def __init__(self, region: Settings | None, *, workers: int = 1, max_queued: int = 16) -> None:
         self.region, self.workers, self.max_queued = region, workers, max_queued
         self.jobs: dict[str, PlanJob] = {}
         self._by_key: dict[tuple[str, str], str] = {}

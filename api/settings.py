@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 
@@ -61,6 +62,16 @@ class Settings:
     def day(self) -> date:
         """Return the service date (today in the service's time zone by default)."""
         return self.service_date or datetime.now(ZoneInfo(self.timezone)).date()
+
+    def load_region(self) -> Any:
+        """Build the region these settings name: ``osm`` and the other files, or the
+        built-in one."""
+        from maps.region import default_region, region_from_files
+
+        if self.osm is None:
+            return default_region()
+        return region_from_files(self.osm, gtfs=list(self.gtfs),
+                                 population=self.population, pois=list(self.pois))
 
 
 def settings_from_env(**overrides: object) -> Settings:
