@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
@@ -38,6 +40,12 @@ class Caller:
         if self.role not in roles:
             raise HTTPException(status_code=403,
                                 detail=f"role {self.role} may not do this")
+
+    def fingerprint(self, *parts: Any) -> str:
+        """Return the SHA-256 of this caller's key and ``parts`` (JSON): what an
+        ``Idempotency-Key`` is bound to, so that a retry with another body is told apart."""
+        raw = json.dumps([self.key.id, *parts], sort_keys=True, default=str)
+        return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def get_store(request: Request) -> Store:

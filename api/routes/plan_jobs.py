@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
@@ -46,12 +44,10 @@ def create_plan_job(
     returns the first job."""
     caller.require(*STAFF)
     check_problem(problem)
-    raw = json.dumps([caller.key.id, problem, time_limit_s, seed], sort_keys=True,
-                     default=str)
     try:
         job = _jobs(request).submit(caller.key.tenant, problem, time_limit_s, seed,
                                     idempotency_key=idempotency_key,
-                                    fingerprint=hashlib.sha256(raw.encode()).hexdigest())
+                                    fingerprint=caller.fingerprint(problem, time_limit_s, seed))
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     response.headers["Location"] = f"/v1/plan-jobs/{job.id}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
@@ -90,8 +88,7 @@ def _visible(caller: Caller, request_id: str) -> None:
 
 
 def _fingerprint(caller: Caller, body: RideRequestIn) -> str:
-    raw = json.dumps([caller.key.id, body.model_dump(mode="json")], sort_keys=True)
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return caller.fingerprint(body.model_dump(mode="json"))
 
 
 @router.post("", status_code=201, response_model=RideRequestOut, operation_id="create_ride",
