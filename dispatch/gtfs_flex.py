@@ -295,7 +295,8 @@ def export(profile: ServiceProfile, out: str | Path, *, start: date, end: date,
     if pickup == "points":
         taken = {str(f["id"]) for f in geo["features"]}
         zones, stops, names, members = _point_groups(profile, zones, taken)
-        geo["features"] = [f for f in geo["features"] if f["id"] in set(dests.values())]
+        dest_ids = set(dests.values())
+        geo["features"] = [f for f in geo["features"] if f["id"] in dest_ids]
         group_ids = frozenset(zones.values())
         extra = [
             _write(o / "stops.txt", stops, ["stop_id", "stop_name", "stop_lat", "stop_lon"]),
