@@ -72,6 +72,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.simulate",
     "api.commands.serve",
     "api.commands.report",
+    "api.commands.drone",
 )
 
 
