@@ -1,5 +1,6 @@
 """The web console (``/console/``) and the map data it draws: the region's own roads,
-the boarding points, and each vehicle's position and planned route along the roads.
+the boarding points, and each vehicle's position (moving along the road on its way to
+its next stop) and planned route along the roads.
 
 No tile server: the base map is the road graph of the region the service runs on.
 """
@@ -49,39 +50,83 @@ def map_roads(request: Request, caller: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/v1/map/vehicles", operation_id="map_vehicles",
-            summary="Vehicles, their next stops and planned routes as GeoJSON")
+            summary="Vehicles where they are now, their next stops and planned routes")
 def map_vehicles(request: Request, caller: CallerDep) -> dict[str, Any]:
-    """Return a point per vehicle (where its plan starts now) and a line per vehicle
-    along the roads through its planned stops."""
+    """Return a point per vehicle and a line per vehicle along the roads through its
+    planned stops.
+
+    A vehicle on its way to its next stop is placed along the road path of that leg in
+    proportion to the time elapsed since it left (``moving`` is true, ``heading_to`` and
+    ``eta`` name the stop and the planned arrival); otherwise at the stop it is at.
+    """
     caller.require(*STAFF)
     svc = caller.service
     region = request.app.state.region
     places = svc.setup.places
-    feats: list[dict[str, Any]] = []
+    legs: list[tuple[int, int, int, int] | None] = []  # origin, next, left, arrives
     with svc.lock:
         eng = svc.engine
+        now = eng.now
         plans = eng.live_plans()
         seqs = [[p.origin, *(s.location for s in eng.plan(k))] for k, p in enumerate(plans)]
+        props = []
         for k, p in enumerate(plans):
-            o = places[p.origin]
-            feats.append({"type": "Feature", "geometry": {
-                "type": "Point", "coordinates": [o.lon, o.lat]}, "properties": {
-                "kind": "vehicle", "vehicle": eng.vehicle_spec(k).id, "active": p.active,
-                "onboard": sum(p.onboard[:2]), "next_stops": len(p.stops)}})
+            nxt = eng.plan(k)[:1]
+            moving = bool(nxt) and nxt[0].location != p.origin and (
+                p.origin_s <= now < nxt[0].arrival_s)
+            legs.append((p.origin, nxt[0].location, p.origin_s, nxt[0].arrival_s)
+                        if moving else None)
+            props.append({"kind": "vehicle", "vehicle": eng.vehicle_spec(k).id,
+                          "active": p.active, "onboard": sum(p.onboard[:2]),
+                          "next_stops": len(p.stops), "moving": moving,
+                          "heading_to": places[nxt[0].location].id if moving else None,
+                          "eta": svc.to_time(nxt[0].arrival_s).isoformat() if moving
+                          else None})
     if region is not None:
         node = _place_nodes(request, region, svc)
         from dispatch.report import node_paths
 
-        lines = [[[round(x, 5), round(y, 5)] for x, y in line] for line in
-                 node_paths(region.road, [[int(node[i]) for i in s] for s in seqs])]
+        first = [[int(node[leg[0]]), int(node[leg[1]])] if leg else [] for leg in legs]
+        paths = node_paths(region.road, [[int(node[i]) for i in s] for s in seqs] + first)
+        lines = [[[round(x, 5), round(y, 5)] for x, y in line] for line in paths[:len(seqs)]]
+        first_lines = paths[len(seqs):]
     else:
         lines = [[[places[i].lon, places[i].lat] for i in s] for s in seqs]
+        first_lines = [[(places[leg[0]].lon, places[leg[0]].lat),
+                        (places[leg[1]].lon, places[leg[1]].lat)] if leg else []
+                       for leg in legs]
+    feats: list[dict[str, Any]] = []
+    for k, leg in enumerate(legs):
+        o = places[plans[k].origin]
+        where = [o.lon, o.lat]
+        if leg is not None and len(first_lines[k]) > 1:
+            share = (now - leg[2]) / max(1, leg[3] - leg[2])
+            where = [round(c, 6) for c in along(first_lines[k], share)]
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": where},
+                      "properties": props[k]})
     for k, line in enumerate(lines):
         if len(line) > 1:
             feats.append({"type": "Feature", "geometry": {"type": "LineString",
                                                           "coordinates": line},
                           "properties": {"kind": "route", "vehicle": svc.setup.fleet[k].id}})
     return {"type": "FeatureCollection", "features": feats}
+
+
+def along(line: list[tuple[float, float]], share: float) -> tuple[float, float]:
+    """Return the point ``share`` (0..1) of the way along a lon/lat polyline, by length
+    (local equirectangular metres)."""
+    pts = np.asarray(line, dtype=np.float64)
+    kx = np.cos(np.deg2rad(pts[:, 1].mean()))
+    seg = np.hypot(np.diff(pts[:, 0]) * kx, np.diff(pts[:, 1]))
+    total = float(seg.sum())
+    if total <= 0:
+        return (float(pts[0, 0]), float(pts[0, 1]))
+    target = min(max(share, 0.0), 1.0) * total
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    i = min(int(np.searchsorted(cum, target, side="right")) - 1, len(seg) - 1)
+    f = (target - cum[i]) / seg[i] if seg[i] > 0 else 0.0
+    x, y = pts[i] + f * (pts[i + 1] - pts[i])
+    return (float(x), float(y))
 
 
 def _place_nodes(request: Request, region: Any, svc: Any) -> Any:

@@ -1,6 +1,7 @@
 // Hakobu dispatch console: a map of the region's own roads (no tile server), vehicles
-// and their planned routes, requests by status, the day's KPIs, and a booking form for
-// phone dispatchers. Talks to the API with the key given in the header (or ?key=).
+// (moving along the roads between stops, redrawn every 5 s) and their planned routes,
+// requests by status, the day's KPIs, and a booking form for phone dispatchers. Talks to
+// the API with the key given in the header (or ?key=).
 "use strict";
 
 const TEXT = {
@@ -136,6 +137,10 @@ async function refreshVehicles() {
 
 function refreshAll() { refreshRequests().catch((e) => say(e.message)); refreshKpis(); refreshVehicles(); }
 
+// Vehicles move between events: redraw them (and the clock) every few seconds.
+const MOVE_EVERY_MS = 5000;
+function keepMoving() { setInterval(() => { refreshVehicles(); refreshKpis(); }, MOVE_EVERY_MS); }
+
 async function follow() {
   // Server-Sent Events read with fetch (EventSource cannot send the key).
   let after = 0;
@@ -254,7 +259,8 @@ async function startMap() {
     map.addLayer({ id: "requests", type: "circle", source: "requests", paint: { "circle-radius": 7,
                    "circle-color": ["get", "colour"], "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
     map.addLayer({ id: "vehicles", type: "circle", source: "fleet", filter: ["==", ["get", "kind"], "vehicle"],
-                   paint: { "circle-radius": 8, "circle-color": "#1d3557", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
+                   paint: { "circle-radius": 8, "circle-color": ["case", ["get", "moving"], "#2a9d8f", "#1d3557"],
+                            "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
     state.mapReady = true;
     drawRequests();
     refreshVehicles();
@@ -297,6 +303,7 @@ async function start() {
   refreshAll();
   startMap().catch((e) => say(e.message));
   follow();
+  keepMoving();
 }
 
 window.hakobuConsole = { state,
