@@ -327,3 +327,36 @@ def transit_nodes_from_file(path: str | Path) -> pd.DataFrame:
         raise MapDataError(msg) from exc
     frame = pd.DataFrame(rows, columns=["osm_id", "lon", "lat", "name", "kind"])
     return frame.astype({"osm_id": "int64", "lon": "float64", "lat": "float64"})
+
+
+def building_points_from_file(path: str | Path) -> Any:
+    """Return the ``(lon, lat)`` of every OSM building (``building=*``, not ``no``) in
+    the file: the mean of a building way's nodes, or the node itself. Shape ``(n, 2)``.
+
+    Raises
+    ------
+    MapDataError
+        If the file is missing or pyosmium cannot read it.
+    """
+    import numpy as np
+
+    p, _ = _check_file(path)
+    pts: list[tuple[float, float]] = []
+    try:
+        fp = osmium.FileProcessor(str(p), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+        for obj in fp:
+            tag = obj.tags.get("building")
+            if tag is None or tag == "no":
+                continue
+            if isinstance(obj, osmium.osm.Node):
+                if obj.location.valid():
+                    pts.append((obj.location.lon, obj.location.lat))
+            elif isinstance(obj, osmium.osm.Way):
+                locs = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
+                if locs:
+                    xs, ys = zip(*locs, strict=True)
+                    pts.append((sum(xs) / len(xs), sum(ys) / len(ys)))
+    except RuntimeError as exc:
+        msg = f"{p}: cannot read OSM buildings ({exc})"
+        raise MapDataError(msg) from exc
+    return np.asarray(pts, dtype=np.float64).reshape(-1, 2)
