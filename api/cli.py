@@ -73,6 +73,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.serve",
     "api.commands.report",
     "api.commands.drone",
+    "api.commands.coverage",
 )
 
 

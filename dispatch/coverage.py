@@ -198,7 +198,13 @@ def nearest_target(graph: RoadGraph, weight: npt.NDArray[np.float64],
     rows = np.concatenate([tail, src])
     cols = np.concatenate([head, target_nodes])
     w = np.concatenate([np.maximum(weight, 1e-9), np.maximum(target_offset, 1e-9)])
-    mat = csr_matrix((w, (rows, cols)), shape=(n + 1, n + 1))
+    # parallel edges: keep the shortest (a sparse matrix would add them up)
+    key = rows.astype(np.int64) * (n + 1) + cols
+    order = np.lexsort((w, key))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    keep = order[first]
+    mat = csr_matrix((w[keep], (rows[keep], cols[keep])), shape=(n + 1, n + 1))
     dist = dijkstra(mat, directed=True, indices=n)
     return np.asarray(dist[:n], dtype=np.float64)
 
@@ -210,6 +216,13 @@ def _nearest_nodes(graph: RoadGraph, lonlat: npt.NDArray[np.float64], lat0: floa
     tree = cKDTree(_xy(graph.lon, graph.lat, lat0))
     d, i = tree.query(_xy(lonlat[:, 0], lonlat[:, 1], lat0))
     return np.asarray(i, dtype=np.int64), np.asarray(d, dtype=np.float64)
+
+
+def in_gap(walk_bus: npt.NDArray[np.float64], walk_rail: npt.NDArray[np.float64],
+           th: Thresholds) -> npt.NDArray[np.bool_]:
+    """Whether each point is in a gap: beyond ``stop_m`` of a bus stop *and* beyond
+    ``station_m`` of a station (a walk exactly at a threshold is within reach)."""
+    return np.asarray((walk_bus > th.stop_m) & (walk_rail > th.station_m), dtype=bool)
 
 
 def _crow(pts: npt.NDArray[np.float64], stops: pd.DataFrame, use: npt.NDArray[np.bool_],
@@ -230,7 +243,7 @@ def study_area(region: Region) -> shapely.Polygon:
     return shapely.box(*(float(v) for v in region.bounds))
 
 
-def access_study(region: Region, gtfs: Sequence[str | Path] = (),  # noqa: PLR0915
+def access_study(region: Region, gtfs: Sequence[str | Path] = (),
                  thresholds: Thresholds | None = None, *,
                  population: gpd.GeoDataFrame | None = None,
                  population_source: str = "census",
@@ -283,7 +296,7 @@ def access_study(region: Region, gtfs: Sequence[str | Path] = (),  # noqa: PLR09
     walk_bus = np.minimum(net_bus, est_bus)
     walk_rail = np.minimum(net_rail, est_rail)
     estimated = (est_bus < net_bus) | (est_rail < net_rail)
-    gap = (walk_bus > th.stop_m) & (walk_rail > th.station_m)
+    gap = in_gap(walk_bus, walk_rail, th)
     say("drive times to the nearest hospital ...")
     pois = region.pois
     hosp = pois[pois["kind"] == "hospital"] if len(pois) else pois
@@ -302,7 +315,7 @@ def access_study(region: Region, gtfs: Sequence[str | Path] = (),  # noqa: PLR09
     counted = cells["total"].to_numpy(dtype=float) * share
     n = np.maximum(per_cell, 1)
 
-    def mean_by_cell(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def mean_by_cell(x: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
         return np.bincount(cell_of, weights=x.astype(float), minlength=len(cells)) / n
 
     def median_by_cell(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
