@@ -17,7 +17,8 @@ areas, permit areas crossed).
 
 Mixed plans (:func:`plan_mixed`): for every delivery, van, drone or neither, with the
 reason. Too heavy, out of range or unreachable by air goes by van; a spot the roads do
-not reach goes by drone; the van part is solved by :func:`routing.solve.solve`.
+not reach goes by drone; the van part is solved by :func:`routing.solve.solve` (and
+refereed by :func:`routing.check.check` there), the drone part by :func:`plan_drones`.
 """
 
 from __future__ import annotations
@@ -564,10 +565,14 @@ class VanFleet:
 class MixedParams:
     """Options of :func:`plan_mixed`.
 
-    ``objective``: ``time`` (drones take what they can, then the late drone deliveries
-    a van could make move to the vans when that finishes the day sooner) or ``cost``
-    (a delivery flies only when its drone energy cost is below an estimate of its van
-    cost: ``2 x`` the road distance to its nearest van neighbour or depot).
+    ``objective``: ``time`` (drones take what they can, then the latest third, two
+    thirds or all of the drone deliveries after the vans' last one that a van could make
+    move to the vans when that leaves no more work out and finishes the day sooner,
+    repeated up to three rounds) or ``cost`` (a delivery flies only when its drone cost,
+    ``yen_per_wh`` x energy of the single-parcel sortie + ``yen_per_sortie``, is below an
+    estimate of its van cost: ``2 x`` the road distance to its nearest van neighbour or
+    depot at ``VanFleet.yen_per_km``; deliveries kept for the vans that the vans cannot
+    fit are then offered to the drones). Jobs no road reaches always fly first.
     """
 
     objective: str = "time"
@@ -671,6 +676,7 @@ class _Mix:
     van_ok: npt.NDArray[np.bool_]
     probe: _Planner
     wanted: list[int]
+    road_ok: npt.NDArray[np.bool_]
 
     def boost(self, j: int) -> int:
         """Jobs no van can reach fly first."""
@@ -685,6 +691,15 @@ class _Mix:
         """Solve the vans for ``idx``."""
         return _solve_vans(self.problem, idx, self.fleet, self.dur, self.dist, self.params)
 
+    def split(self, drone_jobs: list[int], extra_vans: Sequence[int] = ()) -> _Split:
+        """Fly ``drone_jobs`` where the drones can; drive the rest a van can reach (and
+        ``extra_vans``)."""
+        dplan = self.drones(drone_jobs)
+        flown = dplan.served()
+        idx = sorted({*extra_vans, *(j for j in range(len(self.problem.jobs))
+                                     if j not in flown and self.van_ok[j])})
+        return _Split(dplan, idx, *self.vans(idx), drone_jobs=list(drone_jobs))
+
 
 @dataclass(slots=True)
 class _Split:
@@ -692,6 +707,7 @@ class _Split:
     van_idx: list[int]
     vp: Problem | None
     vsol: Solution | None
+    drone_jobs: list[int] = field(default_factory=list)  # the jobs the drones were given
 
     def van_end(self, default: int) -> int:
         return max((v.start for r in (self.vsol.routes if self.vsol else ()) for v in r.visits),
@@ -700,8 +716,19 @@ class _Split:
     def end(self) -> int:
         return max(self.dplan.completion_s() or 0, self.van_end(0))
 
-    def van_lost(self) -> int:
-        return len(self.vsol.unassigned) if self.vsol else 0
+    def van_left(self) -> set[str]:
+        """Ids of the jobs the vans were given but left out."""
+        if self.vp is None or self.vsol is None:
+            return set()
+        return {self.vp.jobs[u.ref].id for u in self.vsol.unassigned}
+
+    def lost(self, mix: _Mix) -> int:
+        """Priority-weighted count of the jobs neither fleet delivers."""
+        done = self.dplan.served()
+        left = self.van_left()
+        done |= {j for j in self.van_idx if mix.problem.jobs[j].id not in left}
+        return sum(1 + 10 * max(0, mix.problem.jobs[j].priority)
+                   for j in range(len(mix.problem.jobs)) if j not in done)
 
 
 def plan_mixed(problem: DroneProblem, air: AirNetwork | AirLegs, fleet: VanFleet,
@@ -735,23 +762,23 @@ def plan_mixed(problem: DroneProblem, air: AirNetwork | AirLegs, fleet: VanFleet
     if dur.shape != (len(fleet.depots) + n,) * 2 or dist.shape != dur.shape:
         raise ProblemError("road_durations", "must be square over the depots then the jobs")
     legs = _as_legs(air, problem)
-    van_ok = _van_reach(fleet, dur, n)
+    road_ok = _van_reach(fleet, dur, n)
     heavy = np.array([j.weight_kg > fleet.capacity_kg for j in problem.jobs], dtype=bool)
-    van_ok &= ~heavy.reshape(n)
+    van_ok = road_ok & ~heavy.reshape(n)
     dparams = DronePlanParams(objective=params.objective,
                               time_limit_s=params.drone_time_limit_s, seed=params.seed)
     probe = _Planner(problem, legs, dparams)
     probe.screen()
     mix = _Mix(problem=problem, legs=legs, fleet=fleet, dur=dur, dist=dist, params=params,
                dparams=dparams, van_ok=van_ok, probe=probe,
-               wanted=[j for j in range(n) if j not in probe.why])
+               wanted=[j for j in range(n) if j not in probe.why], road_ok=road_ok)
     if params.objective == "cost":
         mix.wanted = [j for j in mix.wanted if not van_ok[j] or _drone_cheaper(mix, j)]
-    dplan = mix.drones(mix.wanted)
-    van_idx = [j for j in range(n) if j not in dplan.served() and van_ok[j]]
-    split = _Split(dplan, van_idx, *mix.vans(van_idx))
-    if params.objective == "time" and split.vsol is not None:
+    split = mix.split(mix.wanted)
+    if params.objective == "time" and sum(fleet.vans) > 0:
         split = _rebalance(mix, split)
+    else:
+        split = _fly_van_leftovers(mix, split)
     return MixedPlan(drone=split.dplan, van_problem=split.vp, van=split.vsol,
                      van_jobs=tuple(split.van_idx), modes=tuple(_modes(mix, split)))
 
@@ -769,21 +796,50 @@ def _drone_cheaper(mix: _Mix, j: int) -> bool:
     return bool(drone < 2 * near / 1000 * fleet.yen_per_km)
 
 
-def _rebalance(mix: _Mix, split: _Split) -> _Split:
-    """Move late drone deliveries that a van could make to the vans when that is sooner."""
-    van_end = split.van_end(mix.problem.hours.earliest)
-    late = {j for s in split.dplan.sorties for j, t in zip(s.jobs, s.drop_s, strict=True)
-            if t > van_end and mix.van_ok[j]}
-    if not late:
+def _fly_van_leftovers(mix: _Mix, split: _Split) -> _Split:
+    """Give the drones the jobs kept for the vans (cheaper by van) that the vans left out."""
+    left = split.van_left()
+    extra = [j for j in split.van_idx if mix.problem.jobs[j].id in left
+             and j not in mix.probe.why and j not in split.drone_jobs]
+    if not extra:
         return split
-    keep = [j for j in mix.wanted if j not in late]
-    d2 = mix.drones(keep)
-    idx2 = sorted({*split.van_idx, *late,
-                   *(j for j in keep if j not in d2.served() and mix.van_ok[j])})
-    other = _Split(d2, idx2, *mix.vans(idx2))
-    if other.van_lost() <= split.van_lost() and other.end() < split.end():
-        return other
-    return split
+    other = mix.split(sorted({*split.drone_jobs, *extra}))
+    return other if other.lost(mix) < split.lost(mix) else split
+
+
+def _rebalance(mix: _Mix, split: _Split) -> _Split:
+    """Move late drone deliveries that a van could make to the vans when that is sooner.
+
+    The late deliveries are those after the vans' last one (after the day's start when
+    the vans have none); the latest third, two thirds and all of them are tried, the best
+    split (fewest priority-weighted jobs left out, then the earliest completion) is kept,
+    and the move is repeated from it while it helps (at most three rounds).
+    """
+    best = split
+    for _ in range(3):
+        van_end = best.van_end(mix.problem.hours.earliest)
+        late = sorted(((t, j) for s in best.dplan.sorties
+                       for j, t in zip(s.jobs, s.drop_s, strict=True)
+                       if t > van_end and mix.van_ok[j]), reverse=True)
+        if not late:
+            break
+        sizes = sorted({max(1, round(len(late) * f)) for f in (1 / 3, 2 / 3, 1.0)})
+        improved = False
+        for size in sizes:
+            moved = {j for _, j in late[:size]}
+            keep = [j for j in best.drone_jobs if j not in moved]
+            other = mix.split(keep, extra_vans=[*best.van_idx, *moved])
+            if (other.lost(mix), other.end()) < (best.lost(mix), best.end()):
+                best, improved = other, True
+        if not improved:
+            break
+    return best
+
+
+def _road_text(mix: _Mix, j: int) -> str:
+    if not mix.road_ok[j]:
+        return "van: no road reaches it from a depot with vans"
+    return f"van: too heavy for a van ({mix.fleet.capacity_kg:g} kg)"
 
 
 def _modes(mix: _Mix, split: _Split) -> list[ModeChoice]:
@@ -798,7 +854,9 @@ def _modes(mix: _Mix, split: _Split) -> list[ModeChoice]:
         air = mix.probe.why.get(j) or drone_left.get(j)
         air_txt = f"drone: {air.reason} ({air.detail})" if air else ""
         if j in flown:
-            why = "no road reaches it" if not mix.van_ok[j] else "drone: fits a sortie"
+            why = _road_text(mix, j) if not mix.van_ok[j] else (
+                "drone: cheaper by drone than by van" if mix.params.objective == "cost"
+                else "drone: fits a sortie")
             out.append(ModeChoice(job=j, mode="drone", reason=why))
         elif j in in_vans and job.id not in van_left:
             if air_txt:
@@ -809,9 +867,10 @@ def _modes(mix: _Mix, split: _Split) -> list[ModeChoice]:
                 reason = "the vans finish the day sooner with it"
             out.append(ModeChoice(job=j, mode="van", reason=reason))
         else:
-            road_txt = ("van: too heavy for a van" if job.weight_kg > mix.fleet.capacity_kg
-                        else "van: no road reaches it from a depot with vans")
             parts = [air_txt] if air_txt else []
-            parts.append(f"van: {van_left[job.id]}" if job.id in van_left else road_txt)
+            if j not in mix.wanted and not air_txt:
+                parts.append("drone: not flown (cheaper by van)")
+            parts.append(f"van: {van_left[job.id]}" if job.id in van_left
+                         else _road_text(mix, j))
             out.append(ModeChoice(job=j, mode="none", reason="; ".join(parts)))
     return out
