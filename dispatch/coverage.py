@@ -10,8 +10,9 @@ For every populated 500 m census cell of a region (:func:`access_study`):
   over the cell), so the population counted is ``sum(total x share)``.
 * **Walking.** Each point walks straight to the nearest node of the walk graph (the
   *access* stretch, at most ``max_access_m``, default 250 m) and then along the walk
-  graph. A map may lack the residential streets (the built-in Kumamoto extract maps the
-  major roads only), which makes network walks too long, so the walk is the network
+  graph. A map may lack residential streets (the built-in Kumamoto extract misses
+  many: the median cell point is 550 m from a walk-graph node), which makes network
+  walks too long, so the walk is the network
   walk or the *estimate* ``detour`` (default 1.3, a usual pedestrian circuity) times the
   straight line, whichever is shorter; the residents whose walk is the estimate are
   counted in ``population_walk_estimated``. A cell none of whose points is within
