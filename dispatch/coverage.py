@@ -21,7 +21,8 @@ For every populated 500 m census cell of a region (:func:`access_study`):
   departures (GTFS, the representative weekday of :func:`maps.region.stops_from_gtfs`);
   a station is a stop served by tram, subway, rail, monorail, cable car or funicular
   routes (GTFS ``route_type`` 0, 1, 2, 5, 7, 12), with the same departure threshold.
-  OSM stops have no timetable and never count.
+  OSM stops have no timetable and never count. A stop served by several feeds (same
+  ``stop_id`` at the same position) is one stop, with the feeds' departures added up.
 * **Gap.** A point is in a transport gap when it is beyond ``stop_m`` (default 500 m) of
   walking to a counted bus stop *and* beyond ``station_m`` (default 1,000 m) of a counted
   station. A cell's ``gap_share`` is the share of its points in a gap; the population in
@@ -173,6 +174,15 @@ def counted_stops(stops: gpd.GeoDataFrame, modes: dict[tuple[str, str], set[int]
         "lat": stops["lat"].astype(float).to_numpy()})
     frame["station"] = [bool(modes.get((f, s), set()) & STATION_ROUTE_TYPES)
                         for f, s in zip(frame["feed"], frame["stop_id"], strict=True)]
+    # one stop served by several feeds (same id, same position to ~1 m): merged, its
+    # departures added up before the threshold
+    key = (frame["stop_id"] + "@" + frame["lon"].round(5).astype(str) + ","
+           + frame["lat"].round(5).astype(str))
+    frame = frame.assign(_key=key).groupby("_key", sort=False).agg(
+        stop_id=("stop_id", "first"), name=("name", "first"),
+        feed=("feed", lambda f: "+".join(sorted(set(f)))), source=("source", "first"),
+        departures_weekday=("departures_weekday", "sum"), lon=("lon", "first"),
+        lat=("lat", "first"), station=("station", "any")).reset_index(drop=True)
     frame["counts"] = (frame["source"] == "gtfs") & (
         frame["departures_weekday"] >= max(min_departures, 1))
     return frame

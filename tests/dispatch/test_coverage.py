@@ -156,6 +156,23 @@ def test_the_report_files_read_back(tmp_path: Path) -> None:
     assert nogtfs.exit_code == 2 and "need --osm" in nogtfs.stderr
 
 
-def test_region_from_files_with_population(tmp_path: Path) -> None:
+def test_the_kyoto_extract_has_no_census_cells(tmp_path: Path) -> None:
     region = region_from_files(KYOTO, cache_dir=tmp_path)
     assert len(region.population) == 0  # no census: the proxy case above
+
+
+def test_a_stop_in_several_feeds_is_one_stop_with_their_departures(kumamoto) -> None:  # type: ignore[no-untyped-def]
+    st = kumamoto.stops
+    key = (st["stop_id"] + "@" + st["lon"].round(5).astype(str) + ","
+           + st["lat"].round(5).astype(str))
+    shared = key[key.duplicated(keep=False)]
+    assert len(shared), "the built-in bus feeds share stops"
+    merged = counted_stops(st, {}, 10)
+    assert len(merged) == key.nunique()
+    k = shared.iloc[0]
+    sid = st.loc[key == k, "stop_id"].iloc[0]
+    row = merged[(merged["stop_id"] == sid)
+                 & (merged["lon"].round(5) == st.loc[key == k, "lon"].round(5).iloc[0])]
+    assert len(row) == 1
+    assert row["departures_weekday"].iloc[0] == st.loc[key == k, "departures_weekday"].sum()
+    assert "+" in row["feed"].iloc[0]
