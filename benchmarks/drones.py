@@ -54,9 +54,8 @@ import numpy as np
 import shapely
 
 from maps.airspace import Airspace, _obstacles, _Projection, airspace_for_region, drone_matrix
-from maps.matrix import travel_matrices_snapped
+from maps.matrix import masked_travel_matrices
 from maps.region import Region, default_region
-from maps.snap import snap_or_mask
 from routing.check import check
 from routing.check_drone import check_drone_plan
 from routing.drone import DroneJob, Droneport, DroneProblem
@@ -193,17 +192,7 @@ def day_jobs(region: Region, air: Airspace, n: int, rng: np.random.Generator
 
 def road_matrices(region: Region, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Road seconds / metres; UNREACHABLE for points farther than 500 m from a road."""
-    index = region.edge_index()
-    snapped, ok = snap_or_mask(index, points)
-    n = len(points)
-    dur = np.full((n, n), UNREACHABLE, dtype=np.int64)
-    dist = np.full((n, n), UNREACHABLE, dtype=np.int64)
-    idx = np.flatnonzero(ok)
-    m = travel_matrices_snapped(index.road, snapped)
-    dur[np.ix_(idx, idx)] = m.duration_s
-    dist[np.ix_(idx, idx)] = m.distance_m
-    np.fill_diagonal(dur, 0)
-    np.fill_diagonal(dist, 0)
+    dur, dist, _ = masked_travel_matrices(region.edge_index(), points)
     return dur, dist
 
 

@@ -358,3 +358,45 @@ def travel_matrices(
         else snap_points(index, destinations_lonlat, max_distance_m=max_snap_m)
     )
     return travel_matrices_snapped(index.road, origins, dests)
+
+
+def masked_travel_matrices(
+    road: RoadGraph | EdgeIndex,
+    points_lonlat: npt.ArrayLike,
+    *,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    access_kmh: float | None = None,
+) -> tuple[_INT64, _INT64, npt.NDArray[np.bool_]]:
+    """Square seconds and metres between points, where some may be off the roads.
+
+    A point farther than ``max_snap_m`` from the road has :data:`UNREACHABLE` to and from
+    every other point (0 to itself) instead of raising. With ``access_kmh``, the straight
+    stretch from each end to its snapped position is added (metres, and seconds at that
+    speed): the part of the trip on streets the graph does not hold.
+
+    Returns
+    -------
+    tuple
+        ``(duration_s, distance_m, ok)``; ``ok`` marks the points on the roads.
+    """
+    from maps.snap import snap_or_mask
+
+    index = road if isinstance(road, EdgeIndex) else EdgeIndex.build(road)
+    snapped, ok = snap_or_mask(index, points_lonlat, max_distance_m=max_snap_m)
+    n = len(ok)
+    dur = np.full((n, n), UNREACHABLE, dtype=np.int64)
+    dist = np.full((n, n), UNREACHABLE, dtype=np.int64)
+    idx = np.flatnonzero(ok)
+    if len(idx):
+        m = travel_matrices_snapped(index.road, snapped)
+        d, s = m.duration_s, m.distance_m
+        if access_kmh is not None:
+            extra_m = snapped.distance_m[:, None] + snapped.distance_m[None, :]
+            extra_s = np.ceil(extra_m / (access_kmh / 3.6)).astype(np.int64)
+            d = np.where(m.reachable, d + extra_s, UNREACHABLE)
+            s = np.where(m.reachable, s + np.round(extra_m).astype(np.int64), UNREACHABLE)
+        dur[np.ix_(idx, idx)] = d
+        dist[np.ix_(idx, idx)] = s
+    np.fill_diagonal(dur, 0)
+    np.fill_diagonal(dist, 0)
+    return dur, dist, ok

@@ -11,52 +11,33 @@ line and exit status 2.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from api.commands import DEFAULT_OUT, RegionFiles, load_region
+from api.commands import fail as _fail
+from api.commands import progress as _progress
+
 if TYPE_CHECKING:
     from dispatch.coverage import CoverageResult, Thresholds
     from maps.region import Region
 
-DEFAULT_OUT = Path("hakobu-out")
 ATTRIBUTION = ("Roads © OpenStreetMap contributors (ODbL); stops and timetables from the "
                "operators' GTFS-JP feeds; population: 2020 census 500 m mesh (e-Stat).")
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
-def _progress(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StudyInputs:
-    """The region files of a study; ``osm=None`` is the built-in region."""
-
-    osm: Path | None = None
-    gtfs: tuple[Path, ...] = ()
-    population: Path | None = None
-    pois: tuple[Path, ...] = ()
-
-
-def load_study_region(files: StudyInputs, progress: Any = None) -> tuple[Region, list[Path]]:
+def load_study_region(files: RegionFiles, say: Any = None) -> tuple[Region, list[Path]]:
     """Load the region and return it with the GTFS feeds its stops came from."""
-    from maps.region import DEFAULT_DATA_DIR, default_region, region_from_files
+    from maps.region import DEFAULT_DATA_DIR
 
-    if files.osm is None:
-        return default_region(progress=progress), sorted(DEFAULT_DATA_DIR.glob("*.gtfs.zip"))
-    region = region_from_files(files.osm, gtfs=list(files.gtfs), population=files.population,
-                               pois=list(files.pois), progress=progress)
-    return region, list(files.gtfs)
+    feeds = sorted(DEFAULT_DATA_DIR.glob("*.gtfs.zip")) if files.osm is None else list(
+        files.gtfs)
+    return load_region(files, say), feeds
 
 
-def run_study(files: StudyInputs, thresholds: Thresholds, out: Path, *,
+def run_study(files: RegionFiles, thresholds: Thresholds, out: Path, *,
               progress: Any = None) -> CoverageResult:
     """Load the region, run the access study, write the report; return the result.
 
@@ -126,7 +107,7 @@ def coverage(  # noqa: PLR0913
         flag = str(exc).split(":")[0].replace("_", "-").replace("hospital-target-min",
                                                                  "hospital-min")
         raise _fail(f"--{flag}:{str(exc).split(':', 1)[1]}") from None
-    files = StudyInputs(osm=osm, gtfs=tuple(gtfs or ()), population=population,
+    files = RegionFiles(osm=osm, gtfs=tuple(gtfs or ()), population=population,
                         pois=tuple(pois or ()))
     try:
         check_region_files(osm, gtfs=files.gtfs, population=population, pois=files.pois)

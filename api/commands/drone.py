@@ -25,6 +25,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from api.commands import DEFAULT_OUT, RegionFiles, load_region
+from api.commands import fail as _fail
+from api.commands import progress as _progress
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -32,18 +36,6 @@ if TYPE_CHECKING:
     from maps.region import Region
     from routing.drone import DroneJob, Droneport, DroneSpec
     from routing.model import TimeWindow
-
-DEFAULT_OUT = Path("hakobu-out")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
-def _progress(message: str) -> None:
-    typer.echo(message, err=True)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AirspaceFlags:
@@ -124,11 +116,7 @@ def _airspace(flags: AirspaceFlags, region: Region | None,
         "airport_surface_height_m": flags.airport_height_m, "ceiling_m": flags.ceiling_m,
     }
     if flags.osm is None and not flags.no_fly:
-        if region is None:
-            from maps.region import default_region
-
-            region = default_region(progress=_progress)
-        return airspace_for_region(region, **common)
+        return airspace_for_region(region or load_region(RegionFiles(), _progress), **common)
     lo, hi = points.min(axis=0), points.max(axis=0)
     site = SimpleNamespace(bounds=(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])),
                            no_fly=no_fly_from_files(list(flags.no_fly)))
@@ -138,35 +126,6 @@ def _airspace(flags: AirspaceFlags, region: Region | None,
 #: Speed on the stretch between a point and the nearest modelled road (minor roads that
 #: the extract does not hold), km/h.
 ACCESS_KMH = 20.0
-
-
-def _road_matrices(region: Region, points: np.ndarray, max_snap_m: float
-                   ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Road seconds and metres between ``points``; UNREACHABLE for the points farther than
-    ``max_snap_m`` from a road. The stretch to the road is charged at :data:`ACCESS_KMH`."""
-    import numpy as np
-
-    from maps.matrix import travel_matrices_snapped
-    from maps.snap import snap_or_mask
-    from routing.model import UNREACHABLE
-
-    snapped, ok = snap_or_mask(region.edge_index(), points, max_distance_m=max_snap_m)
-    n = len(points)
-    dur = np.full((n, n), UNREACHABLE, dtype=np.int64)
-    dist = np.full((n, n), UNREACHABLE, dtype=np.int64)
-    idx = np.flatnonzero(ok)
-    if len(idx):
-        m = travel_matrices_snapped(region.edge_index().road, snapped)
-        access = snapped.distance_m
-        extra_m = access[:, None] + access[None, :]
-        extra_s = np.ceil(extra_m / (ACCESS_KMH / 3.6)).astype(np.int64)
-        reach = m.duration_s < UNREACHABLE
-        dur[np.ix_(idx, idx)] = np.where(reach, m.duration_s + extra_s, UNREACHABLE)
-        dist[np.ix_(idx, idx)] = np.where(reach, m.distance_m + np.round(extra_m)
-                                          .astype(np.int64), UNREACHABLE)
-    np.fill_diagonal(dur, 0)
-    np.fill_diagonal(dist, 0)
-    return dur, dist, int((~ok).sum())
 
 
 def drone_plan(  # noqa: PLR0913, C901
@@ -239,6 +198,7 @@ def drone_plan(  # noqa: PLR0913, C901
         write_flight_plan,
     )
     from maps.errors import MapsError
+    from maps.matrix import masked_travel_matrices
     from routing.drone import DroneProblem, Wind
     from routing.drone_plan import (
         AirspaceAir,
@@ -300,10 +260,7 @@ def drone_plan(  # noqa: PLR0913, C901
             _progress("building the airspace ...")
             airspace = _airspace(flags, None, points)
         else:
-            from maps.region import default_region
-
-            _progress("loading the built-in Kumamoto region ...")
-            region = default_region(progress=_progress)
+            region = load_region(RegionFiles(), _progress)
             airspace = _airspace(flags, region, np.zeros((1, 2)))
             demo = demo_day(region, airspace, spec=spec, n_jobs=demo_jobs, seed=seed,
                             hours=window)
@@ -323,17 +280,12 @@ def drone_plan(  # noqa: PLR0913, C901
         off_road = 0
         if vans:
             if region is None:
-                if osm is None:
-                    from maps.region import default_region
-
-                    region = default_region(progress=_progress)
-                else:
-                    from maps.region import region_from_files
-
-                    region = region_from_files(osm, progress=_progress)
+                region = load_region(RegionFiles(osm=osm), _progress)
             depots = tuple(p.lonlat for p in port_list)
-            dur, dist, off_road = _road_matrices(
-                region, np.asarray([*depots, *((j.lon, j.lat) for j in job_list)]), van_snap_m)
+            dur, dist, on_road = masked_travel_matrices(
+                region.edge_index(), np.asarray([*depots, *((j.lon, j.lat) for j in job_list)]),
+                max_snap_m=van_snap_m, access_kmh=ACCESS_KMH)
+            off_road = int((~on_road).sum())
             fleet = VanFleet(depots=depots, vans=(vans,) * len(depots), shift=window)
             _progress(f"planning {vans * len(depots)} vans and {len(problem.drones())} drones "
                       "...")

@@ -25,6 +25,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from api.commands import DEFAULT_OUT, RegionFiles, load_region
+from api.commands import fail as _fail
+from api.commands import progress as _progress
+
 if TYPE_CHECKING:
     from datetime import date
 
@@ -35,7 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_OUT = Path("hakobu-out")
 
 #: Solver iterations per re-optimization in ``simulate``/``demo``, and the time cap: far
 #: above what the iterations take (a fraction of a second on a quiet machine), so that a
@@ -51,25 +54,6 @@ class OnBadRow(StrEnum):
 
     SKIP = "skip"
     FAIL = "fail"
-
-
-def _progress(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RegionFiles:
-    """The user's region files; ``osm=None`` is the built-in Kumamoto region."""
-
-    osm: Path | None = None
-    gtfs: tuple[Path, ...] = ()
-    population: Path | None = None
-    pois: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -321,17 +305,6 @@ def check_out(out: Path) -> None:
 
 
 # --------------------------------------------------------------------------- run
-def _load_region(files: RegionFiles) -> Region:
-    from maps.region import default_region, region_from_files
-
-    if files.osm is None:
-        _progress("loading the built-in Kumamoto region ...")
-        return default_region(progress=_progress)
-    _progress(f"loading region {files.osm.name} ...")
-    return region_from_files(files.osm, gtfs=list(files.gtfs), population=files.population,
-                             pois=list(files.pois), progress=_progress)
-
-
 def _check_depot(region: Region, depot: tuple[float, float]) -> None:
     from maps.snap import DEFAULT_MAX_SNAP_M, snap_or_mask
 
@@ -418,7 +391,7 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
         typer.echo("warning: --vans 0: the day's deliveries have no van and none will be "
                    "served (give --vans N or --deliveries 0)", err=True)
     t0 = time.perf_counter()
-    region = _load_region(p.region)
+    region = load_region(p.region, _progress)
     if p.depot is not None:
         _check_depot(region, p.depot)
     inputs: dict[str, Any] = {"region": region.name}

@@ -30,7 +30,7 @@ import pytest
 import shapely
 
 from maps.airspace import Airspace, airspace_for_region
-from maps.matrix import travel_matrices_snapped
+from maps.matrix import masked_travel_matrices
 from maps.region import Region, default_region
 from maps.road import RoadGraph
 from maps.snap import EdgeIndex, snap_or_mask
@@ -99,18 +99,9 @@ def _cut(road: RoadGraph, line: shapely.LineString) -> RoadGraph:
 
 def _road(index: EdgeIndex, points: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Road seconds and metres between ``points``; UNREACHABLE for points farther than
-    500 m from a road (as the ``drone-plan`` CLI builds them)."""
-    pts = np.asarray(points, dtype=np.float64)
-    snapped, ok = snap_or_mask(index, pts, max_distance_m=MAX_SNAP_M)
-    n = len(pts)
-    dur = np.full((n, n), UNREACHABLE, dtype=np.int64)
-    dist = np.full((n, n), UNREACHABLE, dtype=np.int64)
-    idx = np.flatnonzero(ok)
-    m = travel_matrices_snapped(index.road, snapped)
-    dur[np.ix_(idx, idx)] = m.duration_s
-    dist[np.ix_(idx, idx)] = m.distance_m
-    np.fill_diagonal(dur, 0)
-    np.fill_diagonal(dist, 0)
+    500 m from a road."""
+    dur, dist, _ = masked_travel_matrices(index, np.asarray(points, dtype=np.float64),
+                                          max_snap_m=MAX_SNAP_M)
     return dur, dist
 
 
