@@ -76,7 +76,7 @@ def write_png(result: CoverageResult, region: Region, path: Path) -> None:
 def html_map(result: CoverageResult, region: Region, *, width: int = 900,
              height: int = 800, attribution: str = "") -> str:
     """Return a self-contained HTML page with the gap map (SVG) and the totals."""
-    from dispatch.report import _projector
+    from dispatch.report import _projector, svg_page
 
     x0, y0, x1, y1 = (float(v) for v in region.bounds)
     proj = _projector(np.array([[x0, y0], [x1, y1]]), width, height, 20)
@@ -116,28 +116,16 @@ def html_map(result: CoverageResult, region: Region, *, width: int = 900,
     rows += "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>"
                     for k, v in s["thresholds"].items())
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Hakobu: coverage gaps</title>
-<style>
-body {{ font-family: sans-serif; margin: 1em; color: #222; }}
-.wrap {{ display: flex; gap: 1.5em; flex-wrap: wrap; }}
-svg {{ border: 1px solid #ccc; background: #fafaf7; }}
-td, th {{ text-align: left; padding: 0 .6em 0 0; font-size: small; }}
-</style></head><body>
-<h1>Transport gaps (交通空白): {html.escape(str(s['region']))}</h1>
-<p>Cells: 500 m census mesh, darker red = a larger share of the residents beyond walking
-reach of a bus stop and of a station with useful service. Dark blue dots: bus stops
-counted; green squares: stations; black crosses: hospitals. Hover for numbers.</p>
-<div class="wrap">
-<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"
- viewBox="0 0 {width} {height}">
-{"".join(parts)}
-</svg>
-<div><h2>Totals</h2><table>{rows}</table><h2>Notes</h2><ul>{notes}</ul></div>
-</div>
-<p style="font-size:small;color:#555">{html.escape(attribution)}</p>
-</body></html>
-"""
+    intro = ("Cells: 500 m census mesh, darker red = a larger share of the residents "
+             "beyond walking\nreach of a bus stop and of a station with useful service. "
+             "Dark blue dots: bus stops\ncounted; green squares: stations; black crosses: "
+             "hospitals. Hover for numbers.")
+    return svg_page(title="Hakobu: coverage gaps",
+                    heading=f"Transport gaps (交通空白): {s['region']}", intro=intro,
+                    svg="".join(parts),
+                    side=f"<h2>Totals</h2><table>{rows}</table><h2>Notes</h2><ul>{notes}</ul>",
+                    size=(width, height), attribution=attribution,
+                    css="td, th { text-align: left; padding: 0 .6em 0 0; font-size: small; }")
 
 
 def summary_markdown(result: CoverageResult, sources: dict[str, Any]) -> str:

@@ -487,7 +487,7 @@ def html_map(day: FlightDay, totals: dict[str, Any], *, road: Any = None,
              attribution: str = "", width: int = 900, height: int = 760) -> str:
     """Return a self-contained HTML page: airspace, droneports, sorties, refused parcels."""
     problem, plan, airspace, mixed = day.problem, day.plan, day.airspace, day.mixed
-    from dispatch.report import PALETTE, _projector, _road_path
+    from dispatch.report import PALETTE, _projector, _road_path, svg_page
 
     pts = [(p.lon, p.lat) for p in problem.ports] + [(j.lon, j.lat) for j in problem.jobs]
     lonlat = np.asarray(pts, dtype=float)
@@ -532,30 +532,16 @@ def html_map(day: FlightDay, totals: dict[str, Any], *, road: Any = None,
                      f'fill="#000"><title>{html.escape(p.id)}: {p.drones} drones</title></rect>')
     table = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
                     for k, v in totals.items() if not isinstance(v, dict | list))
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Hakobu: drone flight plan</title>
-<style>
-body {{ font-family: sans-serif; margin: 1em; color: #222; }}
-.wrap {{ display: flex; gap: 1.5em; flex-wrap: wrap; }}
-svg {{ border: 1px solid #ccc; background: #fafaf7; }}
-td, th {{ text-align: left; padding: 0 .6em 0 0; font-size: small; }}
-</style></head><body>
-<h1>Drone flight plan</h1>
-<p>Black squares: droneports. Coloured lines: sorties (one colour per drone); hover for the
-times, parcels and energy. Red areas: avoided airspace; red dashed: height-limited (airport
-horizontal surface, approximated); orange: permit areas (crossings are listed in
-flights.geojson). Dots: parcels, blue by drone, green by van, white with a red ring refused.
-</p>
-<div class="wrap">
-<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"
- viewBox="0 0 {width} {height}">
-{"".join(parts)}
-</svg>
-<div><h2>The day</h2><table>{table}</table></div>
-</div>
-<p style="font-size:small;color:#555">{html.escape(attribution)}</p>
-</body></html>
-"""
+    intro = ("Black squares: droneports. Coloured lines: sorties (one colour per drone); "
+             "hover for the\ntimes, parcels and energy. Red areas: avoided airspace; red "
+             "dashed: height-limited (airport\nhorizontal surface, approximated); orange: "
+             "permit areas (crossings are listed in\nflights.geojson). Dots: parcels, blue "
+             "by drone, green by van, white with a red ring refused.\n")
+    return svg_page(title="Hakobu: drone flight plan", heading="Drone flight plan",
+                    intro=intro, svg="".join(parts),
+                    side=f"<h2>The day</h2><table>{table}</table>",
+                    size=(width, height), attribution=attribution,
+                    css="td, th { text-align: left; padding: 0 .6em 0 0; font-size: small; }")
 
 
 def plan_totals(problem: DroneProblem, plan: DronePlan,

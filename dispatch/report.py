@@ -269,28 +269,44 @@ def html_map(result: SimulationResult, kpis: dict[str, Any], *, road: RoadGraph 
         f"{html.escape(t.id)}: {len(t.stops)} stops, {t.km:.1f} km</li>"
         for t in result.traces)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    intro = ("Black square: depot; green square: pharmacy or shop stand-in; red: hospitals; "
+             "dark grey:\nstops; light grey: homes (door-to-door); brown: other POIs; grey: "
+             "trip-record points.\nColoured lines follow each vehicle's executed stops in "
+             "order along the roads; dashed lines\nare delivery vans. Hover for names.")
+    side = (f"<h2>KPIs</h2><pre>{html.escape(kpi_table(kpis))}</pre>\n"
+            f'<h2>Vehicles</h2><ul class="legend">{legend}</ul>\n'
+            f"<h2>Notes</h2><ul>{notes}<li>Deliveries go by van; drones are not dispatched "
+            "yet.</li></ul>")
+    css = ("pre { background: #f4f4f4; padding: .6em; }\n"
+           "ul.legend li span { display: inline-block; width: 1.4em; height: .7em; "
+           "margin-right: .4em; }")
+    return svg_page(title="Hakobu: simulated day", heading="Simulated service day",
+                    intro=intro, svg=body, side=side, size=(width, height),
+                    attribution=attribution, css=css)
+
+
+def svg_page(*, title: str, heading: str, intro: str, svg: str, side: str,
+             size: tuple[int, int], attribution: str = "", css: str = "") -> str:
+    """Return a self-contained HTML page: a heading, an introduction (already HTML), an
+    SVG map of ``size`` (width, height) holding ``svg`` and a side panel (already HTML),
+    with ``attribution`` printed below."""
+    width, height = size
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Hakobu: simulated day</title>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 body {{ font-family: sans-serif; margin: 1em; color: #222; }}
 .wrap {{ display: flex; gap: 1.5em; flex-wrap: wrap; }}
 svg {{ border: 1px solid #ccc; background: #fafaf7; }}
-pre {{ background: #f4f4f4; padding: .6em; }}
-ul.legend li span {{ display: inline-block; width: 1.4em; height: .7em; margin-right: .4em; }}
+{css}
 </style></head><body>
-<h1>Simulated service day</h1>
-<p>Black square: depot; green square: pharmacy or shop stand-in; red: hospitals; dark grey:
-stops; light grey: homes (door-to-door); brown: other POIs; grey: trip-record points.
-Coloured lines follow each vehicle's executed stops in order along the roads; dashed lines
-are delivery vans. Hover for names.</p>
+<h1>{html.escape(heading)}</h1>
+<p>{intro}</p>
 <div class="wrap">
 <svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"
  viewBox="0 0 {width} {height}">
-{body}
+{svg}
 </svg>
-<div><h2>KPIs</h2><pre>{html.escape(kpi_table(kpis))}</pre>
-<h2>Vehicles</h2><ul class="legend">{legend}</ul>
-<h2>Notes</h2><ul>{notes}<li>Deliveries go by van; drones are not dispatched yet.</li></ul></div>
+<div>{side}</div>
 </div>
 <p style="font-size:small;color:#555">{html.escape(attribution)}</p>
 </body></html>
