@@ -4,15 +4,14 @@ region files (built-in or the user's)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    from maps.region import Region
+from maps.files import RegionFiles, load_region
+
+__all__ = ["DEFAULT_OUT", "RegionFiles", "fail", "load_region", "progress"]
+
 
 DEFAULT_OUT = Path("hakobu-out")
 
@@ -26,27 +25,3 @@ def fail(message: str) -> typer.Exit:
 def progress(message: str) -> None:
     """Print a progress line on stderr."""
     typer.echo(message, err=True)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RegionFiles:
-    """The user's region files; ``osm=None`` is the built-in Kumamoto region."""
-
-    osm: Path | None = None
-    gtfs: tuple[Path, ...] = ()
-    population: Path | None = None
-    pois: tuple[Path, ...] = ()
-
-
-def load_region(files: RegionFiles, say: Callable[[str], None] | None = None) -> Region:
-    """Load the built-in region or the region of ``files``, reporting progress to ``say``."""
-    from maps.region import default_region, region_from_files
-
-    if files.osm is None:
-        if say is not None:
-            say("loading the built-in Kumamoto region ...")
-        return default_region(progress=say)
-    if say is not None:
-        say(f"loading region {files.osm.name} ...")
-    return region_from_files(files.osm, gtfs=list(files.gtfs), population=files.population,
-                             pois=list(files.pois), progress=say)

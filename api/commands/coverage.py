@@ -12,61 +12,26 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from api.commands import DEFAULT_OUT, RegionFiles, load_region
+from api.commands import DEFAULT_OUT, RegionFiles
 from api.commands import fail as _fail
 from api.commands import progress as _progress
 
-if TYPE_CHECKING:
-    from dispatch.coverage import CoverageResult, Thresholds
-    from maps.region import Region
 
-ATTRIBUTION = ("Roads © OpenStreetMap contributors (ODbL); stops and timetables from the "
-               "operators' GTFS-JP feeds; population: 2020 census 500 m mesh (e-Stat).")
-
-
-def load_study_region(files: RegionFiles, say: Any = None) -> tuple[Region, list[Path]]:
-    """Load the region and return it with the GTFS feeds its stops came from."""
-    from maps.region import DEFAULT_DATA_DIR
-
-    feeds = sorted(DEFAULT_DATA_DIR.glob("*.gtfs.zip")) if files.osm is None else list(
-        files.gtfs)
-    return load_region(files, say), feeds
-
-
-def run_study(files: RegionFiles, thresholds: Thresholds, out: Path, *,
-              progress: Any = None) -> CoverageResult:
-    """Load the region, run the access study, write the report; return the result.
-
-    The one study function behind ``hakobu coverage`` and the batch tasks.
-    """
-    from dispatch.coverage import access_study, building_proxy
-    from dispatch.coverage_report import write_coverage_report
-
-    region, feeds = load_study_region(files, progress)
-    population = None
-    source = "2020 census 500 m mesh (e-Stat T001101)"
-    if len(region.population) == 0 or not (region.population["total"] > 0).any():
-        if files.osm is None:
-            from dispatch.coverage import CoverageError
-
-            raise CoverageError("the built-in region has no population")
-        population = building_proxy(files.osm)
-        source = (f"OSM buildings ({int(population['buildings'].sum()):,}) x 2.21 persons "
-                  "(the 2020 census mean household size; one household per building): "
-                  "a proxy, no census data was given; ages unknown (0)")
-    result = access_study(region, feeds, thresholds, population=population,
-                          population_source="census" if population is None else source,
-                          progress=progress)
-    sources = {"roads": str(files.osm or "built-in Kumamoto OSM extract (2023-01)"),
-               "gtfs": [p.name for p in feeds], "population": source if population is not
-               None else str(files.population or "built-in 2020 census mesh (Kumamoto)"),
-               "hospitals": [str(p) for p in files.pois] or "built-in Kumamoto hospitals"}
-    write_coverage_report(out, result, region, sources=sources, attribution=ATTRIBUTION)
-    return result
+def _counts(flag: str, text: str | None) -> list[int]:
+    """``"0,2,4,8"`` -> ``[0, 2, 4, 8]``; a bad list ends the run naming the flag."""
+    if text is None:
+        return []
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise _fail(f"{flag}: need whole numbers separated by commas, got {text!r}") from None
+    if not values or any(v < 0 or v > 200 for v in values):
+        raise _fail(f"{flag}: need counts between 0 and 200, got {text!r}")
+    return values
 
 
 def coverage(  # noqa: PLR0913
@@ -92,10 +57,20 @@ def coverage(  # noqa: PLR0913
         "--detour", help="Walk estimate: this times the straight line.")] = 1.3,
     hospital_min: Annotated[float, typer.Option(
         "--hospital-min", help="Target drive time to a hospital, minutes.")] = 30.0,
+    fleet: Annotated[str | None, typer.Option(
+        "--fleet", help="Scenarios: on-demand fleet sizes to simulate, e.g. 0,2,4,8.")
+    ] = None,
+    drones: Annotated[str | None, typer.Option(
+        "--drones", help="Scenarios: drone counts to plan, e.g. 0,4 (needs --fleet).")
+    ] = None,
+    scenario_config: Annotated[Path | None, typer.Option(
+        "--scenario-config", help="Scenario TOML: demand rates, drone policy, costs.")
+    ] = None,
 ) -> None:
     """Find who lives beyond reach of useful transit and how far hospitals are."""
     from api.inputs import InputError, check_region_files
     from dispatch.coverage import CoverageError, Thresholds
+    from dispatch.coverage_study import run_study
     from maps.errors import MapsError
 
     t0 = time.perf_counter()
@@ -107,6 +82,18 @@ def coverage(  # noqa: PLR0913
         flag = str(exc).split(":")[0].replace("_", "-").replace("hospital-target-min",
                                                                  "hospital-min")
         raise _fail(f"--{flag}:{str(exc).split(':', 1)[1]}") from None
+    fleets = _counts("--fleet", fleet)
+    drone_counts = _counts("--drones", drones) or [0]
+    if drones is not None and not fleets:
+        raise _fail("--drones: give --fleet too (e.g. --fleet 0,2,4 --drones 0,4)")
+    cfg = None
+    if scenario_config is not None:
+        from dispatch.coverage_scenarios import load_scenario_config
+
+        try:
+            cfg = load_scenario_config(scenario_config)
+        except CoverageError as exc:
+            raise _fail(f"--scenario-config {exc}") from None
     files = RegionFiles(osm=osm, gtfs=tuple(gtfs or ()), population=population,
                         pois=tuple(pois or ()))
     try:
@@ -118,17 +105,28 @@ def coverage(  # noqa: PLR0913
     except OSError as exc:
         raise _fail(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     try:
-        result = run_study(files, th, out, progress=_progress)
+        done = run_study(files, th, out, fleets=fleets, drones=drone_counts,
+                         scenario_config=cfg, progress=_progress)
     except (CoverageError, MapsError) as exc:
         raise _fail(str(exc)) from None
-    s = result.summary
+    s = done.result.summary
     typer.echo(f"{s['region']}: {s['population_in_gap']:,} of {s['population_total']:,} "
                f"residents ({100 * s['share_in_gap']:.1f} %) in a transport gap, "
                f"{s['population_65plus_in_gap']:,} of them aged 65+; {s['cells_in_gap']} of "
                f"{s['cells_total']} cells; {s['population_hospital_beyond_target']:,} more "
                f"than {hospital_min:g} min from a hospital by car")
+    if done.scenarios is not None:
+        for r in done.scenarios.rows:
+            typer.echo(
+                f"  {r['vehicles']} vehicles, {r['drones']} drones: "
+                f"{100 * r['served_share']:.0f} % of {done.scenarios.info['ride_requests']} "
+                f"ride requests served, cost per trip {r['cost_per_trip_jpy'] or '-'} JPY, "
+                f"{r['parcels_by_drone']} of {r['parcels']} parcels by drone; "
+                f"{r['gap_residents_either_under_target']:,} gap residents under "
+                f"{hospital_min:g} min to a hospital (trip or drone)")
     typer.echo(f"wrote {out / 'summary.json'}, cells.gpkg, cells.csv, coverage.png, "
-               f"map.html and summary.md in {time.perf_counter() - t0:.1f} s")
+               f"map.html{', scenarios.csv/.json/.png' if fleets else ''} and summary.md in "
+               f"{time.perf_counter() - t0:.1f} s")
 
 
 def register(app: typer.Typer) -> None:
