@@ -535,7 +535,7 @@ def _plot(res: ScenarioResult, path: Path) -> None:
     if cost:
         ax2.plot([c[0] for c in cost], [c[1] for c in cost], "s--", color="#d62728")
     ax2.set_ylabel("cost per served trip (JPY)", color="#d62728")
-    ax2.set_ylim(bottom=0)
+    ax2.set_ylim(0, 1.2 * max((c[1] for c in cost), default=1))
     ax.set_title(f"Gap residents' rides ({res.info['ride_requests']} requests a day)")
     if n_panels == 2:
         bx = axes[0, 1]
@@ -544,7 +544,8 @@ def _plot(res: ScenarioResult, path: Path) -> None:
         bx.set_xlabel("drones")
         bx.set_ylabel("medicine parcels flown (%)")
         bx.set_ylim(0, 105)
-        bx.set_title(f"Medicine by drone ({res.info['parcels']} parcels a day)")
+        bx.set_title(f"Medicine by drone ({res.info['parcels']} parcels a day, DIDs: "
+                     f"{res.config.did_policy})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

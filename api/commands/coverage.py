@@ -123,7 +123,7 @@ def coverage(  # noqa: PLR0913
                 f"ride requests served, cost per trip {r['cost_per_trip_jpy'] or '-'} JPY, "
                 f"{r['parcels_by_drone']} of {r['parcels']} parcels by drone; "
                 f"{r['gap_residents_either_under_target']:,} gap residents under "
-                f"{hospital_min:g} min to a hospital (trip or drone)")
+                f"{hospital_min:g} min of a hospital (a trip there, or medicine flown from it)")
     typer.echo(f"wrote {out / 'summary.json'}, cells.gpkg, cells.csv, coverage.png, "
                f"map.html{', scenarios.csv/.json/.png' if fleets else ''} and summary.md in "
                f"{time.perf_counter() - t0:.1f} s")
