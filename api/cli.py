@@ -74,6 +74,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.report",
     "api.commands.drone",
     "api.commands.coverage",
+    "api.commands.batch",
 )
 
 

@@ -83,7 +83,8 @@ class ScenarioConfig:
     seats: int = 8
     seed: int = 0
     reopt_iterations: int = 100
-    drone_time_limit_s: float = 5.0
+    drone_iterations: int = 500
+    drone_time_limit_s: float = 60.0
     costs: CostModel = field(default_factory=lambda: CostModel(
         per_vehicle_hour_jpy=2500.0, per_km_jpy=35.0, per_vehicle_day_jpy=6000.0))
     drone_costs: DroneCosts = field(default_factory=DroneCosts)
@@ -379,8 +380,11 @@ def _drone_scenarios(region: Region, gap: GapCells, drones: Sequence[int],
         problem = DroneProblem(jobs=tuple(jobs), ports=tuple(ports), spec=spec)
         legs = AirspaceAir(airspace=airspace, cruise_altitude_m=spec.cruise_alt_m).legs(
             drone_points(problem))
+        # Bounded by iterations (the time limit is a cap): the same seed gives the same
+        # plan on any machine, and on a batch worker as in this process.
         plan = plan_drones(problem, legs, DronePlanParams(
-            time_limit_s=cfg.drone_time_limit_s, seed=cfg.seed))
+            time_limit_s=cfg.drone_time_limit_s, seed=cfg.seed,
+            max_iterations=cfg.drone_iterations))
         delivered = len(plan.served())
         hours = sum(s.landing_s - s.takeoff_s for s in plan.sorties) / 3600
         cost = cfg.drone_costs.per_drone_day_jpy * d + cfg.drone_costs.per_flight_hour_jpy * hours

@@ -25,14 +25,48 @@ ATTRIBUTION = ("Roads © OpenStreetMap contributors (ODbL); stops and timetables
                "operators' GTFS-JP feeds; population: 2020 census 500 m mesh (e-Stat).")
 
 
+def study_feeds(files: RegionFiles) -> list[Path]:
+    """The GTFS feeds the region's stops come from (the built-in five without ``osm``)."""
+    from maps.region import DEFAULT_DATA_DIR
+
+    if files.osm is None:
+        return sorted(DEFAULT_DATA_DIR.glob("*.gtfs.zip"))
+    return list(files.gtfs)
+
+
 def load_study_region(files: RegionFiles, say: Callable[[str], None] | None = None
                       ) -> tuple[Region, list[Path]]:
     """Load the region and return it with the GTFS feeds its stops came from."""
-    from maps.region import DEFAULT_DATA_DIR
+    return load_region(files, say), study_feeds(files)
 
-    feeds = sorted(DEFAULT_DATA_DIR.glob("*.gtfs.zip")) if files.osm is None else list(
-        files.gtfs)
-    return load_region(files, say), feeds
+
+def study_access(region: Region, files: RegionFiles, feeds: Sequence[Path],
+                 thresholds: Thresholds, *, progress: Callable[[str], None] | None = None
+                 ) -> tuple[CoverageResult, dict[str, Any]]:
+    """Run the access study on a loaded region; return it with the data sources.
+
+    Without census cells the residents are estimated from the OSM buildings of
+    ``files.osm`` (:func:`dispatch.coverage.building_proxy`), and the sources say so.
+    """
+    from dispatch.coverage import CoverageError, access_study, building_proxy
+
+    population = None
+    source = "2020 census 500 m mesh (e-Stat T001101)"
+    if len(region.population) == 0 or not (region.population["total"] > 0).any():
+        if files.osm is None:
+            raise CoverageError("the built-in region has no population")
+        population = building_proxy(files.osm)
+        source = (f"OSM buildings ({int(population['buildings'].sum()):,}) x 2.21 persons "
+                  "(the 2020 census mean household size; one household per building): "
+                  "a proxy, no census data was given; ages unknown (0)")
+    result = access_study(region, feeds, thresholds, population=population,
+                          population_source="census" if population is None else source,
+                          progress=progress)
+    sources = {"roads": str(files.osm or "built-in Kumamoto OSM extract (2023-01)"),
+               "gtfs": [p.name for p in feeds], "population": source if population is not
+               None else str(files.population or "built-in 2020 census mesh (Kumamoto)"),
+               "hospitals": [str(p) for p in files.pois] or "built-in Kumamoto hospitals"}
+    return result, sources
 
 
 @dataclass(slots=True, kw_only=True)
@@ -58,26 +92,10 @@ def run_study(files: RegionFiles, thresholds: Thresholds, out: Path, *,
     dispatch.coverage.CoverageError, maps.errors.MapsError
         Inputs the study cannot use (one line each).
     """
-    from dispatch.coverage import CoverageError, access_study, building_proxy
     from dispatch.coverage_report import write_coverage_report
 
     region, feeds = load_study_region(files, progress)
-    population = None
-    source = "2020 census 500 m mesh (e-Stat T001101)"
-    if len(region.population) == 0 or not (region.population["total"] > 0).any():
-        if files.osm is None:
-            raise CoverageError("the built-in region has no population")
-        population = building_proxy(files.osm)
-        source = (f"OSM buildings ({int(population['buildings'].sum()):,}) x 2.21 persons "
-                  "(the 2020 census mean household size; one household per building): "
-                  "a proxy, no census data was given; ages unknown (0)")
-    result = access_study(region, feeds, thresholds, population=population,
-                          population_source="census" if population is None else source,
-                          progress=progress)
-    sources = {"roads": str(files.osm or "built-in Kumamoto OSM extract (2023-01)"),
-               "gtfs": [p.name for p in feeds], "population": source if population is not
-               None else str(files.population or "built-in 2020 census mesh (Kumamoto)"),
-               "hospitals": [str(p) for p in files.pois] or "built-in Kumamoto hospitals"}
+    result, sources = study_access(region, files, feeds, thresholds, progress=progress)
     write_coverage_report(out, result, region, sources=sources, attribution=ATTRIBUTION)
     scen = None
     if fleets:

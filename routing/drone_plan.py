@@ -219,12 +219,17 @@ class AirspaceAir:
 # ------------------------------------------------------------------------- drone plans
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DronePlanParams:
-    """Options of :func:`plan_drones`: objective, time limit, seed."""
+    """Options of :func:`plan_drones`: objective, time limit, seed.
+
+    ``max_iterations`` bounds the improvement search (the time limit is then only a cap),
+    so the same seed gives the same plan on any machine.
+    """
 
     objective: str = "time"
     time_limit_s: float = 2.0
     seed: int = 0
     max_stops: int = 4
+    max_iterations: int | None = None
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -234,6 +239,8 @@ class DronePlanParams:
             raise ProblemError("time_limit_s", "must be positive")
         if self.max_stops < 1:
             raise ProblemError("max_stops", "must be at least 1")
+        if self.max_iterations is not None and self.max_iterations < 0:
+            raise ProblemError("max_iterations", "must be None or >= 0")
 
 
 @dataclass(slots=True)
@@ -514,7 +521,10 @@ def plan_drones(problem: DroneProblem, air: AirNetwork | AirLegs,
     best_score = planner.score(best)
     rng = random.Random(params.seed)
     deadline = t0 + params.time_limit_s
-    while time.perf_counter() < deadline and todo:
+    cap = params.max_iterations
+    it = 0
+    while time.perf_counter() < deadline and todo and (cap is None or it < cap):
+        it += 1
         cand = best.copy()
         removed = _ruin(planner, cand, rng)
         planner.insert_all(cand, planner.order([*removed, *cand.unserved], rng), rng)

@@ -19,6 +19,8 @@ ADAPTERS = {
     # the durable store and its migrations are the only database code
     "sqlalchemy": {"dispatch/store.py", *_MIGRATIONS},
     "alembic": {"dispatch/store.py", "dispatch/migrations/env.py", *_MIGRATIONS},
+    # Dask runs the batches of coverage studies
+    "distributed": {"dispatch/batch.py"},
 }
 
 

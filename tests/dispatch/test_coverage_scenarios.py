@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FEEDS = sorted(DEFAULT_DATA_DIR.glob("*.gtfs.zip"))
 #: About 30 ride requests and 9 parcels for Kumamoto's ~150,000 gap residents.
 SMALL = {"trips_per_resident": 0.0002, "parcels_per_resident": 0.00006,
-         "reopt_iterations": 20, "drone_time_limit_s": 1.0}
+         "reopt_iterations": 20, "drone_iterations": 50}
 
 
 @pytest.fixture(scope="module")
