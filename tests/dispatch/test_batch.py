@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dispatch.batch import BatchError, read_batch, run_batch
+from dispatch.batch import BatchError, read_batch, region_files, run_batch
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +54,12 @@ def test_the_batch_file_is_read_and_bad_fields_named(tmp_path: Path) -> None:
     assert [r.name for r in batch.regions] == ["kyoto-station", "broken"]
     assert batch.regions[1].osm == str(tmp_path / "broken.osm")  # relative to the file
     assert batch.thresholds.stop_m == 400
+    # A URL is kept as given; a file:// URL is read in place (others are copied once).
+    url = tmp_path / "url.toml"
+    url.write_text(f"[[region]]\nname = 'k'\nosm = 'file://{KYOTO}'\n", encoding="utf-8")
+    (region,) = read_batch(url).regions
+    assert region.osm == f"file://{KYOTO}"
+    assert region_files(region).osm == KYOTO
     tasks = batch.tasks()
     assert len(tasks) == 2 * (1 + 2 * 2) and len({t.key() for t in tasks}) == len(tasks)
     bad = tmp_path / "bad.toml"
