@@ -22,11 +22,13 @@ engine's :class:`dispatch.network.TravelTable`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from dispatch.engine import drones as drone_ops
 from dispatch.engine import fleet, incidents, offers
 from dispatch.engine.log import Command, decode_args, decode_state, encode_args, encode_state
 from dispatch.engine.promises import plan_problems, rebased
@@ -64,6 +66,7 @@ from routing.insertion import STAY, Candidate, PlanStop, VehiclePlan
 from routing.solution import StopKind
 
 if TYPE_CHECKING:
+    from dispatch.engine.drones import DroneFleet
     from dispatch.profile import ServiceProfile
 
 __all__ = [
@@ -119,6 +122,10 @@ class Engine:
     service_date
         The date of the service day (required with ``profile``): the engine's clock
         counts seconds from its midnight.
+    drones
+        Droneports and drones (:class:`dispatch.engine.drones.DroneFleet`): deliveries
+        of mode ``drone`` or ``auto`` get a drone offer when a sortie fits. ``None``:
+        no drones (a ``drone`` delivery is rejected with ``no_drone``).
 
     Notes
     -----
@@ -138,6 +145,7 @@ class Engine:
         on_command: Callable[[Command], None] | None = None,
         profile: ServiceProfile | None = None,
         service_date: date | None = None,
+        drones: DroneFleet | None = None,
     ) -> None:
         if profile is not None and service_date is None:
             msg = "Engine: a service profile needs the service_date of the day"
@@ -147,6 +155,9 @@ class Engine:
         cfg = config or DispatchConfig()
         self._st = EngineState(table=table, config=cfg, now=start_s, vehicles=[])
         self._st.vehicles = [self._new_vehicle(k, v) for k, v in enumerate(vehicles)]
+        self.drone_fleet = drones
+        if drones is not None:
+            self._st.drones = drone_ops.DroneDay(fleet=drones)
         self.start_s = start_s
         #: Commands run by this engine object (after its snapshot, when restored).
         self.commands: list[Command] = []
@@ -300,7 +311,7 @@ class Engine:
             self.on_command(cmd)
 
     @classmethod
-    def replay(
+    def replay(  # noqa: PLR0913
         cls,
         table: TravelTable,
         vehicles: Sequence[VehicleSpec],
@@ -311,12 +322,14 @@ class Engine:
         snapshot: dict[str, Any] | None = None,
         profile: ServiceProfile | None = None,
         service_date: date | None = None,
+        drones: DroneFleet | None = None,
     ) -> Engine:
         """Rebuild an engine by running ``commands`` in order on a new one.
 
         With ``snapshot`` (from :meth:`snapshot`), start from it and run only the
         commands after it; ``commands`` may then hold the whole log. A day run with a
-        service profile replays with the same ``profile`` and ``service_date``.
+        service profile replays with the same ``profile`` and ``service_date``, a day
+        with drones with the same ``drones``.
 
         Raises
         ------
@@ -326,10 +339,10 @@ class Engine:
         """
         if snapshot is None:
             engine = cls(table, vehicles, config, start_s=start_s, profile=profile,
-                         service_date=service_date)
+                         service_date=service_date, drones=drones)
         else:
             engine = cls.restore(table, vehicles, config, snapshot, profile=profile,
-                                 service_date=service_date)
+                                 service_date=service_date, drones=drones)
         for raw in commands:
             cmd = raw if isinstance(raw, Command) else Command.from_dict(raw)
             if cmd.seq > engine.seq:
@@ -343,7 +356,7 @@ class Engine:
         commands after it gives the engine of the full log.
         """
         return {"format": 1, "seq": self.seq, "start_s": self.start_s,
-                "state": encode_state(self._st)}
+                "state": encode_state(self._st), "drones": drone_ops.encode(self._st.drones)}
 
     @classmethod
     def restore(
@@ -355,8 +368,9 @@ class Engine:
         *,
         profile: ServiceProfile | None = None,
         service_date: date | None = None,
+        drones: DroneFleet | None = None,
     ) -> Engine:
-        """Return the engine of a :meth:`snapshot` (same table, fleet and config).
+        """Return the engine of a :meth:`snapshot` (same table, fleet, config, drones).
 
         Raises
         ------
@@ -367,8 +381,9 @@ class Engine:
             msg = f"snapshot format {snapshot.get('format')!r} is not 1"
             raise InvalidRequestError(msg)
         engine = cls(table, vehicles, config, start_s=int(snapshot["start_s"]),
-                     profile=profile, service_date=service_date)
+                     profile=profile, service_date=service_date, drones=drones)
         decode_state(engine._st, snapshot["state"])
+        drone_ops.decode(engine._st.drones, snapshot.get("drones"))
         engine.seq = int(snapshot["seq"])
         return engine
 
@@ -424,6 +439,10 @@ class Engine:
         ruled = self._profile_refusal(request)
         if ruled is not None:
             return self._reject(r, ruled[0], ruled[1], ())
+        if isinstance(request, DeliveryOrder) and request.mode != "van":
+            by_drone = self._drone_offer(r, request)
+            if by_drone is not None:
+                return by_drone
         refusal = offers.eligibility(st.config, active, request)
         if refusal is not None:
             return self._reject(r, refusal[0], refusal[1], ())
@@ -443,6 +462,23 @@ class Engine:
                                     cache=st.cache)
                 if reason is RejectReason.NO_FEASIBLE_INSERTION else ())
         return self._reject(r, reason, detail, alts)
+
+    def _drone_offer(self, r: RequestState, request: DeliveryOrder) -> Offer | Rejection | None:
+        """A drone offer, a ``no_drone`` rejection (mode ``drone``), or ``None``: try vans."""
+        st = self._st
+        if st.drones is None:
+            why = "the service has no drones"
+        else:
+            got = drone_ops.drone_offer(st.drones, request, st.now, st.config.offer_ttl_s,
+                                        st.config.window_after_s)
+            if isinstance(got, Offer):
+                r.offer, r.vehicle = got, None
+                st.set_status(r, RequestStatus.OFFERED, "drone")
+                return got
+            why = got
+        if request.mode == "drone":
+            return self._reject(r, RejectReason.NO_DRONE, why, ())
+        return None
 
     def request_config(self, request: AnyRequest) -> DispatchConfig:
         """Return the service rules for ``request``: the engine's config with the limits
@@ -536,6 +572,15 @@ class Engine:
             st.set_status(r, RequestStatus.EXPIRED, "offer expired")
             msg = f"offer for {rid!r} expired at {offer.expires_s}"
             raise OfferExpiredError(msg)
+        if offer.drone is not None:
+            if st.drones is None or drone_ops.confirm(st.drones, r, st.now) is None:
+                st.set_status(r, RequestStatus.EXPIRED, "no longer fits")
+                msg = f"offer for {rid!r} no longer fits the drone's sorties"
+                raise OfferExpiredError(msg)
+            st.set_status(r, RequestStatus.CONFIRMED, "customer")
+            st.set_status(r, RequestStatus.ASSIGNED, "drone")
+            st.changed("confirm", rid)
+            return offer
         cand = offers.promise_candidate(self.request_config(r.request), r.request, offer)
         ins = fleet.best_live_insertion(st, [cand])
         if ins is None:
@@ -572,6 +617,8 @@ class Engine:
         def run() -> None:
             self._st.set_status(r, RequestStatus.CANCELLED, cause)
             fleet.unplan(self._st, r)
+            if self._st.drones is not None:
+                drone_ops.cancel(self._st.drones, request_id)
 
         self._run("cancel", {"request_id": request_id, "cause": cause}, run)
 
@@ -590,8 +637,56 @@ class Engine:
             msg = f"cannot advance to {t}: now is {self._st.now}"
             raise InvalidTransitionError(msg)
         first = len(self._st.events)
-        self._run("advance", {"t": t}, lambda: fleet.advance(self._st, t))
+        self._run("advance", {"t": t}, lambda: self._advance(t))
         return self._st.events[first:]
+
+    def _advance(self, t: int) -> None:
+        st = self._st
+        day = st.drones
+        if day is None:
+            fleet.advance(st, t)
+            return
+        # Vehicles' stops and drone events in time order (a drone event first on a tie).
+        while True:
+            nd = drone_ops.next_event(day, t)
+            nv = fleet.next_stop(st, t)
+            if nd is None and nv is None:
+                break
+            if nd is not None and (nv is None or nd[0] <= nv[0]):
+                st.now = max(st.now, nd[0])
+                fleet.expire(st, st.now)
+                drone_ops.execute(st, day, nd[1])
+            else:
+                assert nv is not None
+                st.now = max(st.now, nv[0])
+                fleet.expire(st, st.now)
+                fleet.execute_first(st, nv[1])
+        st.now = t
+        fleet.expire(st, t)
+
+    def set_wind(self, speed_mps: float, from_deg: float = 0.0) -> None:
+        """Record the wind now: sorties not yet launched that can no longer fly (or keep
+        their promise) are aborted and their deliveries cancelled (cause ``wind``).
+
+        Raises
+        ------
+        InvalidRequestError
+            Without drones, or for a negative or non-finite wind.
+        """
+        if self._st.drones is None:
+            msg = "set_wind: the engine has no drones"
+            raise InvalidRequestError(msg)
+        if not (math.isfinite(speed_mps) and speed_mps >= 0 and math.isfinite(from_deg)):
+            msg = f"set_wind: speed_mps must be a number >= 0, got {speed_mps}"
+            raise InvalidRequestError(msg)
+        day = self._st.drones
+        self._run("set_wind", {"speed_mps": speed_mps, "from_deg": from_deg},
+                  lambda: drone_ops.set_wind(self._st, day, speed_mps, from_deg))
+
+    def drone_sorties(self) -> list[drone_ops.LiveSortie]:
+        """Every drone sortie of the day (planned, flown or aborted), a copy."""
+        day = self._st.drones
+        return [] if day is None else [replace(s) for s in day.sorties]
 
     def arrived(self, vehicle: int, at_s: int) -> ExecutedStop:
         """Record that ``vehicle`` reached its next stop at ``at_s`` and served it."""

@@ -103,7 +103,8 @@ def encode_request(request: AnyRequest) -> dict[str, Any]:
         return {"type": "delivery", "id": request.id, "shop": request.shop,
                 "home": request.home, "ready_s": request.ready_s,
                 "window": _window(request.window), "parcels": request.parcels,
-                "customer": request.customer}
+                "customer": request.customer, "mode": request.mode,
+                "weight_kg": request.weight_kg}
     return {"type": "ride", "id": request.id, "rider": request.rider,
             "origin": [[o.location, o.walk_s] for o in request.origin],
             "destination": [[d.location, d.walk_s] for d in request.destination],
@@ -120,7 +121,10 @@ def decode_request(data: dict[str, Any]) -> AnyRequest:
         assert window is not None
         return DeliveryOrder(id=data["id"], shop=int(data["shop"]), home=int(data["home"]),
                              ready_s=int(data["ready_s"]), window=window,
-                             parcels=int(data["parcels"]), customer=data["customer"])
+                             parcels=int(data["parcels"]), customer=data["customer"],
+                             # logs written before drones hold neither
+                             mode=str(data.get("mode", "van")),
+                             weight_kg=float(data.get("weight_kg", 1.0)))
     return RideRequest(
         id=data["id"], rider=data["rider"],
         origin=tuple(StopOption(location=int(a), walk_s=int(b)) for a, b in data["origin"]),
@@ -200,7 +204,7 @@ def encode_offer(o: Offer | None) -> dict[str, Any] | None:
             "latest_arrival": o.latest_arrival, "max_ride_s": o.max_ride_s,
             "planned_pickup_s": o.planned_pickup_s, "planned_dropoff_s": o.planned_dropoff_s,
             "expires_s": o.expires_s, "delivery_window": _window(o.delivery_window),
-            "fare_jpy": o.fare_jpy}
+            "fare_jpy": o.fare_jpy, "drone": o.drone}
 
 
 def decode_offer(d: dict[str, Any] | None) -> Offer | None:
@@ -215,7 +219,7 @@ def decode_offer(d: dict[str, Any] | None) -> Offer | None:
                  planned_pickup_s=int(d["planned_pickup_s"]),
                  planned_dropoff_s=int(d["planned_dropoff_s"]), expires_s=int(d["expires_s"]),
                  delivery_window=_unwindow(d["delivery_window"]),
-                 fare_jpy=d.get("fare_jpy"))
+                 fare_jpy=d.get("fare_jpy"), drone=d.get("drone"))
 
 
 def encode_event(e: Event) -> dict[str, Any]:

@@ -10,6 +10,7 @@ modules call them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from dispatch.engine.types import (
     TRANSITIONS,
@@ -92,6 +93,8 @@ class EngineState:
     #: Open offers, in offer order.
     offered: dict[str, None] = field(default_factory=dict)
     cache: PlanCache = field(default_factory=PlanCache)
+    #: The drones' sorties and wind (:class:`dispatch.engine.drones.DroneDay`), if any.
+    drones: Any = None
 
     # ------------------------------------------------------------ lookups
     def get(self, request_id: str) -> RequestState:

@@ -6,6 +6,7 @@ state records the engine keeps); no function here reads a travel table or a plan
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -59,6 +60,12 @@ class EventKind(StrEnum):
     REASSIGNED = "reassigned"
     REOPTIMIZED = "reoptimized"
     SHIFT_OVERRUN = "shift_overrun"
+    # a drone's sortie (the drone id is the event's ``cause``)
+    DRONE_LAUNCHED = "drone_launched"
+    DRONE_DELIVERED = "drone_delivered"
+    DRONE_RETURNED = "drone_returned"
+    DRONE_ABORTED = "drone_aborted"
+    WIND = "wind"
 
 
 class RejectReason(StrEnum):
@@ -83,6 +90,7 @@ class RejectReason(StrEnum):
     UNREACHABLE = "unreachable"
     TOO_LATE = "too_late"
     NO_FEASIBLE_INSERTION = "no_feasible_insertion"
+    NO_DRONE = "no_drone"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,10 +150,19 @@ class RideRequest:
             raise InvalidRequestError(msg)
 
 
+#: How a delivery may travel (:attr:`DeliveryOrder.mode`).
+DELIVERY_MODES = ("van", "drone", "auto")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryOrder:
     """A shop-to-home delivery: picked up at ``shop`` from ``ready_s``, delivered in
-    ``window`` at ``home``; carried in the ``parcels`` load dimension (vans)."""
+    ``window`` at ``home``; carried in the ``parcels`` load dimension (vans).
+
+    ``mode``: ``van`` (the default), ``drone`` (only by a drone of the engine's drone
+    fleet, flying from a droneport at the shop) or ``auto`` (a drone when one fits,
+    else a van); ``weight_kg`` is the payload a drone carries.
+    """
 
     id: str
     shop: int
@@ -154,12 +171,21 @@ class DeliveryOrder:
     window: TimeWindow
     parcels: int = 1
     customer: str = ""
+    mode: str = "van"
+    weight_kg: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.id:
             msg = "delivery.id must not be empty"
             raise InvalidRequestError(msg)
         _at_least(f"delivery {self.id!r}", {"parcels": self.parcels}, 1)
+        if self.mode not in DELIVERY_MODES:
+            msg = (f"delivery {self.id!r}.mode must be one of {', '.join(DELIVERY_MODES)}, "
+                   f"got {self.mode!r}")
+            raise InvalidRequestError(msg)
+        if not (math.isfinite(self.weight_kg) and self.weight_kg > 0):
+            msg = f"delivery {self.id!r}.weight_kg must be a positive number, got {self.weight_kg}"
+            raise InvalidRequestError(msg)
         if self.window.latest < self.ready_s:
             msg = (f"delivery {self.id!r}.window closes ({self.window.latest}) before the "
                    f"order is ready ({self.ready_s})")
@@ -275,6 +301,8 @@ class Offer:
     expires_s: int
     delivery_window: TimeWindow | None = None
     fare_jpy: int | None = None
+    #: The drone that flies a drone delivery (``vehicle`` is then -1: no vehicle).
+    drone: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
