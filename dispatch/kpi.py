@@ -67,7 +67,8 @@ KPI_KEYS: tuple[str, ...] = (
     "arrive_on_time_share", "ride_mean_s", "detour_mean", "pooling_rate", "vehicle_km",
     "vehicle_hours", "pax_per_vehicle_hour", "offer_latency_p50_ms", "offer_latency_p95_ms",
     "offer_latency_p99_ms", "deliveries", "deliveries_served", "deliveries_on_time_share",
-    "van_km", "van_hours", "cancellation_rate", "no_show_rate", "took_alternative",
+    "van_km", "van_hours", "deliveries_by_drone", "drone_sorties", "drone_flight_hours",
+    "cancellation_rate", "no_show_rate", "took_alternative",
     "reopt_runs", "reopt_adopted", "sim_wall_s", "rejected_by_reason", "served_by_purpose",
     "fare_revenue_jpy", "operating_cost_jpy", "farebox_ratio", "subsidy_per_rider_jpy",
     "served_by_class", "requests_by_class", "served_by_area",
@@ -154,6 +155,14 @@ def _ride_times(served: list[TripRecord]) -> dict[str, float | None]:
     }
 
 
+def _drone_flights(result: SimulationResult) -> dict[str, Any]:
+    engine = getattr(result, "engine", None)
+    flown = [s for s in (engine.drone_sorties() if engine is not None else [])
+             if s.status in ("launched", "delivered", "returned")]
+    return {"drone_sorties": len(flown),
+            "drone_flight_hours": sum(s.landing_s - s.takeoff_s for s in flown) / 3600}
+
+
 def compute_kpis(result: SimulationResult) -> dict[str, Any]:
     """Return the KPI dict of a simulated day (keys in :data:`KPI_KEYS` order)."""
     rides = [r for r in result.records if r.kind == "ride"]
@@ -191,6 +200,8 @@ def compute_kpis(result: SimulationResult) -> dict[str, Any]:
                                            len(served_deliveries)),
         "van_km": sum(t.km for t in van),
         "van_hours": sum(t.hours for t in van),
+        "deliveries_by_drone": sum(1 for r in served_deliveries if r.drone is not None),
+        **_drone_flights(result),
         "cancellation_rate": _share(counts[FinalState.CANCELLED], len(confirmed)),
         "no_show_rate": _share(counts[FinalState.NO_SHOW], len(confirmed)),
         "took_alternative": sum(1 for r in rides if r.took_alternative),

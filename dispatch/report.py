@@ -53,16 +53,19 @@ _LABELS: dict[str, tuple[str, str]] = {
     "deliveries": ("Deliveries", "{:d}"),
     "deliveries_served": ("Deliveries served", "{:d}"),
     "van_km": ("Van-km", "{:.1f}"),
+    "deliveries_by_drone": ("Deliveries by drone", "{:d}"),
+    "drone_flight_hours": ("Drone flight-hours", "{:.1f}"),
     "sim_wall_s": ("Simulation wall time (s)", "{:.1f}"),
 }
 
 
 def kpi_table(kpis: dict[str, Any]) -> str:
     """Return the KPIs as an aligned two-column text table (``n/a`` for a rate or mean
-    over nothing)."""
+    over nothing; the drone rows only when drones flew)."""
     rows = []
     for key, (label, fmt) in _LABELS.items():
-        if key not in kpis:
+        if key not in kpis or (key.startswith(("deliveries_by_drone", "drone_"))
+                               and not kpis.get("drone_sorties")):
             continue
         v = kpis[key]
         text = "n/a" if v is None else f"{v / 60:.1f}" if fmt == "min" else fmt.format(v)

@@ -45,6 +45,7 @@ from routing.model import TimeWindow
 
 if TYPE_CHECKING:
     from dispatch.background import BackgroundReoptimizer
+    from dispatch.engine.drones import DroneFleet
     from dispatch.profile import ServiceProfile
 
 logger = logging.getLogger(__name__)
@@ -232,6 +233,8 @@ class TripRecord:
     rider_class: str = ""
     companions: int = 0
     fare_jpy: int | None = None
+    #: The drone that flew a delivery (``vehicle`` is then ``None``).
+    drone: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
@@ -413,11 +416,16 @@ def _usable_alternative(ride: RideDemand, alternatives: tuple[TimeWindow, ...],
     return None
 
 
-def _delivery_order(d: DeliveryDemand) -> DeliveryOrder:
+#: Weight of one parcel when drones carry it (assumption: a bag of medicine or groceries).
+PARCEL_KG = 1.0
+
+
+def _delivery_order(d: DeliveryDemand, drones: bool = False) -> DeliveryOrder:
     return DeliveryOrder(id=d.id, shop=d.pickup, home=d.dropoff,
                          ready_s=max(d.booking_s, d.window_start_s - 2 * 3600),
                          window=TimeWindow(earliest=d.window_start_s, latest=d.window_end_s),
-                         parcels=d.parcels, customer=d.id)
+                         parcels=d.parcels, customer=d.id,
+                         mode="auto" if drones else "van", weight_kg=PARCEL_KG * d.parcels)
 
 
 def _accepts(ride: RideDemand | None, offer: Offer, cfg: SimulationConfig) -> bool:
@@ -433,13 +441,15 @@ def _accepts(ride: RideDemand | None, offer: Offer, cfg: SimulationConfig) -> bo
 class _Runner:
     """Drives one day through the engine."""
 
-    def __init__(self, day: DemandDay, table: TravelTable, cfg: SimulationConfig) -> None:
+    def __init__(self, day: DemandDay, table: TravelTable, cfg: SimulationConfig,
+                 drones: DroneFleet | None = None) -> None:
         self.rides = {r.id: r for r in day.rides}
+        self.drones = drones
         self.deliveries = {d.id: d for d in day.deliveries}
         start = min([day.config.service_start_s]
                     + [r.booking_s for r in day.rides] + [d.booking_s for d in day.deliveries])
         engine = Engine(table, _fleet(day, cfg), cfg.dispatch or DispatchConfig(), start_s=start,
-                        profile=cfg.profile, service_date=cfg.service_date)
+                        profile=cfg.profile, service_date=cfg.service_date, drones=drones)
         self.st = _State(engine=engine, rng=np.random.default_rng(cfg.seed), cfg=cfg, day=day)
         self.table = table
         for r in day.rides:
@@ -530,7 +540,7 @@ class _Runner:
         ride = self.rides.get(key)
         req: RideRequest | DeliveryOrder = (
             _ride_request(ride, self.table, st.cfg) if ride is not None
-            else _delivery_order(self.deliveries[key]))
+            else _delivery_order(self.deliveries[key], self.drones is not None))
         answer = self._timed_book(req)
         if isinstance(answer, Rejection):
             st.reject_reason[key] = str(answer.reason)
@@ -660,7 +670,8 @@ class _Runner:
             rider_class=(_class_of(ride, st.cfg) if ride is not None and st.cfg.profile
                          else ""),
             companions=ride.passengers - 1 if ride is not None and st.cfg.profile else 0,
-            fare_jpy=offer.fare_jpy if offer is not None else None)
+            fare_jpy=offer.fare_jpy if offer is not None else None,
+            drone=offer.drone if offer is not None else None)
 
     def traces(self) -> tuple[VehicleTrace, ...]:
         st = self.st
@@ -680,7 +691,8 @@ class _Runner:
 
 
 def simulate_day(day: DemandDay, table: TravelTable, config: SimulationConfig | None = None,
-                 *, progress: Progress | None = None) -> SimulationResult:
+                 *, progress: Progress | None = None,
+                 drones: DroneFleet | None = None) -> SimulationResult:
     """Replay a generated day through a fresh engine.
 
     Parameters
@@ -694,6 +706,9 @@ def simulate_day(day: DemandDay, table: TravelTable, config: SimulationConfig | 
         Fleet and rider behaviour.
     progress
         Called with a short message every few hundred events.
+    drones
+        Droneports (at the day's shops) and drones: every delivery is then of mode
+        ``auto`` (a drone when one fits, else a van), weighing :data:`PARCEL_KG` a parcel.
 
     Returns
     -------
@@ -711,7 +726,7 @@ def simulate_day(day: DemandDay, table: TravelTable, config: SimulationConfig | 
         msg = f"table: has {table.n} locations for {len(day.places)} places of the day"
         raise SimulationError(msg)
     t0 = time.perf_counter()
-    runner = _Runner(day, table, cfg)
+    runner = _Runner(day, table, cfg, drones)
     runner.run(progress)
     records = runner.records()
     traces = runner.traces()

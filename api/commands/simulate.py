@@ -80,6 +80,8 @@ class RunOptions:
     region: RegionFiles = field(default_factory=RegionFiles)
     profile: Path | None = None
     date: str | None = None
+    drones: int = 0
+    did_policy: str = "avoid"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +105,8 @@ class Plan:
     region: RegionFiles
     profile: ServiceProfile | None = None
     service_date: date | None = None
+    drones: int = 0
+    did_policy: str = "avoid"
 
 
 #: (flag, lowest, highest) of every number a run takes.
@@ -117,6 +121,7 @@ _RANGES: dict[str, tuple[str, int, int]] = {
     "van_parcels": ("--van-parcels", 1, 1000),
     "delays": ("--delays", 0, 1000),
     "breakdowns": ("--breakdowns", 0, 1000),
+    "drones": ("--drones", 0, 200),
 }
 _DEFAULTS = {"vehicles": 5, "requests": 150, "deliveries": 30, "vans": 1, "seats": 8,
              "wheelchairs": 1, "van_parcels": 30}
@@ -182,6 +187,8 @@ def plan_run(o: RunOptions) -> Plan:
     """
     for attr in _RANGES:
         _check_range(attr, getattr(o, attr))
+    if o.did_policy not in ("avoid", "permit"):
+        raise _fail(f"--did-policy: {o.did_policy!r} is not avoid or permit")
     _check_combinations(o)
     fleet, trips = _read_inputs(o)
     values: dict[str, int] = {}
@@ -209,7 +216,8 @@ def plan_run(o: RunOptions) -> Plan:
                 deliveries=o.deliveries if trips is None else 0, delays=o.delays,
                 breakdowns=o.breakdowns, depot=depot,
                 shift=(fleet.shift_start_s, fleet.shift_end_s) if fleet else (None, None),
-                trips=trips, on_bad_row=o.on_bad_row, region=o.region, **values)
+                trips=trips, on_bad_row=o.on_bad_row, region=o.region, drones=o.drones,
+                did_policy=o.did_policy, **values)
 
 
 def _read_profile(o: RunOptions) -> tuple[ServiceProfile | None, date | None]:
@@ -379,6 +387,31 @@ def _generated_day(p: Plan, region: Region) -> DemandDay:
     return generate_day(sources, cfg)
 
 
+def _drone_fleet(p: Plan, region: Region, day: DemandDay, table: Any) -> Any:
+    """The day's drones at droneports at its shops (``None`` without ``--drones``)."""
+    if not p.drones:
+        return None
+    from dispatch.engine.drones import DroneFleet, day_droneports
+    from maps.airspace import airspace_for_region
+
+    ports = day_droneports(day.places, p.drones)
+    if not ports:
+        typer.echo("warning: --drones: the day has no shop for a droneport (no deliveries); "
+                   "no drone flies", err=True)
+        return None
+    _progress(f"drone paths from {len(ports)} droneports at the shops (DIDs "
+              f"{p.did_policy}) ...")
+    airspace = airspace_for_region(region, did_policy=p.did_policy)  # type: ignore[arg-type]
+    fleet = DroneFleet.build(table, ports, airspace)
+    inside = [q.id for q in ports if not fleet.paths or all(x is None for x in
+                                                          fleet.paths[ports.index(q)])]
+    if inside:
+        typer.echo(f"warning: --drones: droneport(s) {', '.join(inside)} lie in avoided "
+                   "airspace (a DID under --did-policy avoid): their drones cannot take off",
+                   err=True)
+    return fleet
+
+
 def run(plan: Plan, out: Path) -> dict[str, Any]:
     """Load the region, build or read the day, replay it, write the report; return KPIs."""
     from dispatch.demand import travel_table_for_day
@@ -406,6 +439,7 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
     _progress(f"{len(day.rides)} rides, {len(day.deliveries)} deliveries on "
               f"{len(day.places)} places; computing road travel times ...")
     table = travel_table_for_day(region, day)
+    drones = _drone_fleet(p, region, day, table)
     classes: dict[str, str] = {}
     if p.profile is not None:
         from dispatch.simulate import assign_classes
@@ -426,7 +460,7 @@ def run(plan: Plan, out: Path) -> dict[str, Any]:
         p_no_show=0.0 if p.trips is not None else 0.02,
         reopt_time_limit_s=REOPT_CAP_S, reopt_max_iterations=REOPT_ITERATIONS,
         profile=p.profile, service_date=p.service_date, rider_classes=classes),
-        progress=_progress)
+        progress=_progress, drones=drones)
     attribution = DEFAULT_ATTRIBUTION if p.region.osm is None else (
         "Roads © OpenStreetMap contributors (ODbL 1.0).")
     kpis = write_report(result, out, road=region.road, attribution=attribution, inputs=inputs)
@@ -493,6 +527,12 @@ ProfileOpt = Annotated[Path | None, typer.Option(
 DateOpt = Annotated[str | None, typer.Option(
     "--date", help="Service date YYYY-MM-DD with --profile (default: the first service "
                    "day from today).")]
+DronesOpt = Annotated[int, typer.Option(
+    "--drones", help="Drones at droneports at the day's shops; deliveries then fly when a "
+                     "drone fits, else go by van.")]
+DidPolicyOpt = Annotated[str, typer.Option(
+    "--did-policy", help="Drones over densely inhabited districts: avoid or permit "
+                         "(a Level 4 permission).")]
 
 
 def _region_files(osm: Path | None, gtfs: list[Path] | None, population: Path | None,
@@ -537,6 +577,8 @@ def simulate(  # noqa: PLR0913
     out: OutOpt = DEFAULT_OUT,
     profile: ProfileOpt = None,
     service_date: DateOpt = None,
+    drones: DronesOpt = 0,
+    did_policy: DidPolicyOpt = "avoid",
 ) -> None:
     """Replay a seeded service day, or your trip records, and write DIR/kpis.json."""
     options = RunOptions(seed=seed, vehicles=vehicles, requests=requests,
@@ -545,11 +587,12 @@ def simulate(  # noqa: PLR0913
                          breakdowns=breakdowns, depot=depot, fleet=fleet, trips=trips,
                          on_bad_row=on_bad_row,
                          region=_region_files(osm, gtfs, population, pois),
-                         profile=profile, date=service_date)
+                         profile=profile, date=service_date, drones=drones,
+                         did_policy=did_policy)
     _run_or_fail(options, out)
 
 
-def demo(
+def demo(  # noqa: PLR0913
     osm: OsmOpt = None,
     gtfs: GtfsOpt = None,
     population: PopulationOpt = None,
@@ -557,14 +600,18 @@ def demo(
     out: OutOpt = DEFAULT_OUT,
     profile: ProfileOpt = None,
     service_date: DateOpt = None,
+    drones: DronesOpt = 2,
+    did_policy: DidPolicyOpt = "permit",
 ) -> None:
-    """Run a demo day (rides and deliveries) on the built-in Kumamoto region (or --osm),
-    offline.
+    """Run a demo day (rides, deliveries by van and by drone) on the built-in Kumamoto
+    region (or --osm), offline.
 
-    Drones join the demo in a later issue; today deliveries go by van.
+    The demo's 2 drones fly from the pharmacy over the DIDs (DID policy permit: an
+    assumed Level 4 area permission; the pharmacy lies inside a DID).
     """
     _run_or_fail(RunOptions(region=_region_files(osm, gtfs, population, pois),
-                            profile=profile, date=service_date), out)
+                            profile=profile, date=service_date, drones=drones,
+                            did_policy=did_policy), out)
 
 
 def register(app: typer.Typer) -> None:

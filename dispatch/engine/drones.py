@@ -316,13 +316,14 @@ def decode(day: DroneDay | None, data: dict[str, Any] | None) -> None:
     day.sorties = [LiveSortie(**s) for s in data["sorties"]]
 
 
-def flight_totals(day: DroneDay | None) -> dict[str, Any]:
-    """Sorties flown, flight hours and deliveries by drone (for KPIs)."""
-    if day is None:
-        return {"drone_sorties": 0, "drone_flight_hours": 0.0, "drone_deliveries": 0}
-    flown = [s for s in day.sorties if s.status in ("launched", "delivered", "returned")]
-    return {"drone_sorties": len(flown),
-            "drone_flight_hours": round(sum(s.landing_s - s.takeoff_s for s in flown) / 3600,
-                                        2),
-            "drone_deliveries": sum(1 for s in flown if s.status in ("delivered",
-                                                                      "returned"))}
+
+def day_droneports(places: Any, drones: int) -> tuple[LiveDroneport, ...]:
+    """Droneports at a generated day's shops (places of kind ``pharmacy``), ``drones``
+    drones shared out over them (the first shops get one more when it does not divide)."""
+    shops = [k for k, p in enumerate(places) if str(p.kind) == "pharmacy"]
+    if drones < 1 or not shops:
+        return ()
+    shops = shops[:drones]
+    per, extra = divmod(drones, len(shops))
+    return tuple(LiveDroneport(id=f"port-{i + 1}", location=k, drones=per + (i < extra))
+                 for i, k in enumerate(shops))

@@ -4,6 +4,7 @@ populated cells in its reach (``dispatch.flight_plan.demo_day``) and one inside 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -21,7 +22,7 @@ from dispatch.engine import (
 )
 from dispatch.engine.drones import DroneFleet, LiveDroneport
 from dispatch.errors import InvalidRequestError, OfferExpiredError
-from dispatch.network import TravelTable, table_from_points
+from dispatch.network import TravelTable
 from routing.drone import DroneSpec
 from routing.model import TimeWindow
 
@@ -98,7 +99,7 @@ def test_a_drone_flies_again_after_landing_and_a_battery_swap(site) -> None:  # 
     swap = site[1].spec.swap_s
     for flights in by_drone.values():
         flights.sort(key=lambda x: x.takeoff_s)
-        for a, b in zip(flights, flights[1:], strict=False):
+        for a, b in itertools.pairwise(flights):
             assert b.takeoff_s >= a.landing_s + swap
 
 
@@ -209,3 +210,33 @@ def test_reoptimization_leaves_drone_deliveries_alone(site) -> None:  # type: ig
     assert planned == {"d2", "d3"}
     eng.advance(20 * H)
     assert all(eng.status(f"d{i}") is RequestStatus.DROPPED_OFF for i in (1, 2, 3))
+
+
+def test_simulate_and_demo_fly_deliveries_by_drone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    args = ["simulate", "--requests", "20", "--deliveries", "12", "--vehicles", "2"]
+    res = CliRunner().invoke(app, [*args, "--drones", "2", "--did-policy", "permit",
+                                   "--out", str(tmp_path / "permit")])
+    assert res.exit_code == 0, res.output
+    k = json.loads((tmp_path / "permit" / "kpis.json").read_text(encoding="utf-8"))
+    assert k["deliveries_by_drone"] > 0 and k["drone_sorties"] >= k["deliveries_by_drone"]
+    assert k["deliveries_served"] == 12 and k["deliveries_on_time_share"] == 1.0
+    assert "Deliveries by drone" in res.stdout
+    report = json.loads((tmp_path / "permit" / "report.json").read_text(encoding="utf-8"))
+    flown = [r for r in report["records"] if r.get("drone")]
+    assert len(flown) == k["deliveries_by_drone"] and all(r["vehicle"] is None for r in flown)
+    # Under the default DID policy the pharmacy (inside a DID) cannot launch a drone.
+    res = CliRunner().invoke(app, [*args, "--drones", "2", "--out", str(tmp_path / "avoid")])
+    assert res.exit_code == 0, res.output
+    assert "lie in avoided airspace" in res.stderr
+    k = json.loads((tmp_path / "avoid" / "kpis.json").read_text(encoding="utf-8"))
+    assert k["deliveries_by_drone"] == 0 and k["deliveries_served"] == 12
+    bad = CliRunner().invoke(app, [*args, "--did-policy", "fly"])
+    assert bad.exit_code == 2 and "--did-policy: 'fly' is not avoid or permit" in bad.stderr
+    bad = CliRunner().invoke(app, [*args, "--drones", "-1"])
+    assert bad.exit_code == 2 and "--drones" in bad.stderr
