@@ -180,6 +180,9 @@ def drone_plan(  # noqa: PLR0913, C901
     van_snap_m: Annotated[float, typer.Option(
         "--van-snap-m", help="Farthest a parcel may lie from a modelled road for a van "
         "(the stretch is driven at 20 km/h).")] = 500.0,
+    sidekick: Annotated[bool, typer.Option(
+        "--sidekick", help="With --vans: each van carries a drone launched and recovered "
+        "at its stops (flying sidekick).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the demo day and search.")] = 0,
     demo_jobs: Annotated[int, typer.Option(
         "--demo-jobs", help="Parcels of the demo day.")] = 40,
@@ -229,6 +232,8 @@ def drone_plan(  # noqa: PLR0913, C901
             raise _fail(f"{name}: must be a number >= 0, got {val}")
     if not math.isfinite(wind_from):
         raise _fail("--wind-from: must be a finite number of degrees")
+    if sidekick and not vans:
+        raise _fail("--sidekick: needs --vans N (the drone rides on the vans)")
     for name, n, low in (("--max-stops", max_stops, 1), ("--vans", vans, 0),
                          ("--demo-jobs", demo_jobs, 1)):
         if n < low:
@@ -277,6 +282,7 @@ def drone_plan(  # noqa: PLR0913, C901
         air = AirspaceAir(airspace=airspace, cruise_altitude_m=spec.cruise_alt_m)
         legs = air.legs(drone_points(problem))
         mixed = None
+        sidekicks: tuple[Any, ...] = ()
         off_road = 0
         if vans:
             if region is None:
@@ -293,6 +299,11 @@ def drone_plan(  # noqa: PLR0913, C901
                 objective=objective, drone_time_limit_s=time_limit,
                 van_time_limit_s=max(time_limit, 2.0), seed=seed))
             plan = mixed.drone
+            if sidekick:
+                from routing.sidekick import plan_sidekicks
+
+                _progress("a drone on every van route (flying sidekick) ...")
+                sidekicks = plan_sidekicks(mixed, problem, air, fleet, dur, dist)
         else:
             _progress(f"planning {len(problem.drones())} drones ...")
             plan = plan_drones(problem, legs, DronePlanParams(
@@ -316,6 +327,8 @@ def drone_plan(  # noqa: PLR0913, C901
                                attribution=attribution)
     if jobs is None:
         write_day_csv(out, job_list, port_list)
+    if sidekick:
+        _write_sidekicks(out, problem, sidekicks)
     for note in notes:
         _progress(note)
     reasons = ", ".join(f"{k} {v}" for k, v in totals["refused_by_reason"].items())
@@ -325,9 +338,39 @@ def drone_plan(  # noqa: PLR0913, C901
                f"{' (' + reasons + ')' if reasons else ''}; {totals['flight_km']} km flown, "
                f"lowest reserve left {totals['min_reserve_left_pct']} %, done by "
                f"{totals['completion'] or '-'}")
+    for r in sidekicks:
+        typer.echo(f"  {r.van} with its drone: " + (
+            f"{len(r.drone_jobs)} parcels flown from the van, route "
+            f"{r.van_only_s / 60:.0f} -> {r.with_drone_s / 60:.0f} min, "
+            f"{r.van_only_m / 1000:.1f} -> {r.with_drone_m / 1000:.1f} km" if r.used
+            else f"not used ({r.reason})"))
     day_files = " and the day as jobs.csv, droneports.csv" if jobs is None else ""
     typer.echo(f"wrote {out / 'flights.geojson'}, deliveries.csv, summary.csv, plan.json, "
                f"map.html{day_files} in {time.perf_counter() - t0:.1f} s")
+
+
+def _write_sidekicks(out: Path, problem: Any, routes: tuple[Any, ...]) -> None:
+    """``sidekick.csv`` (one row per van route) and the same rows in ``plan.json``."""
+    import csv
+    import json
+
+    rows = [{"van": r.van, "used": r.used, "reason": r.reason,
+             "van_only_min": round(r.van_only_s / 60, 1),
+             "with_drone_min": round(r.with_drone_s / 60, 1),
+             "van_only_km": round(r.van_only_m / 1000, 2),
+             "with_drone_km": round(r.with_drone_m / 1000, 2),
+             "flown_from_van": " ".join(problem.jobs[j].id for j in r.drone_jobs)}
+            for r in routes]
+    with (out / "sidekick.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["van", "used", "reason", "van_only_min",
+                                           "with_drone_min", "van_only_km", "with_drone_km",
+                                           "flown_from_van"])
+        w.writeheader()
+        w.writerows(rows)
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    doc["sidekicks"] = rows
+    (out / "plan.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False),
+                                   encoding="utf-8")
 
 
 def register(app: typer.Typer) -> None:

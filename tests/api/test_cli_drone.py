@@ -164,6 +164,16 @@ def test_with_vans_a_parcel_too_heavy_to_fly_goes_by_van(app: typer.Typer,
     assert rows["heavy"]["mode"] == "van" and rows["heavy"]["carrier"].startswith("van-")
     assert "payload" in rows["heavy"]["reason"]
     assert json.loads((out / "plan.json").read_text())["van_km"] > 0
+    # With a drone on the van: one row per van route, in sidekick.csv and plan.json.
+    res = _run(app, "--out", out, "--jobs", jobs, "--droneports", ports, "--vans", "1",
+               "--van-snap-m", "2000", "--time-limit", "0.5", "--sidekick")
+    assert res.exit_code == 0, res.output
+    (row,) = _rows(out / "sidekick.csv")
+    assert row["van"].startswith("van-") and row["used"] in ("True", "False")
+    assert "heavy" not in row["flown_from_van"].split()  # 7 kg: over the drone's payload
+    assert json.loads((out / "plan.json").read_text())["sidekicks"][0]["van"] == row["van"]
+    assert "with its drone" in res.stdout
+    assert "needs --vans" in _error(_run(app, "--sidekick"))
 
 
 def test_wind_over_the_maximum_grounds_the_drones_with_the_reason(
