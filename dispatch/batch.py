@@ -342,7 +342,8 @@ Study = Callable[["Region", Task, Path], dict[str, Any]]
 ACCESS_COLUMNS = ("population_total", "population_in_gap", "share_in_gap",
                   "population_65plus_total", "population_65plus_in_gap",
                   "population_75plus_in_gap", "cells_total", "cells_in_gap",
-                  "population_hospital_beyond_target", "stops_counted", "stations_counted")
+                  "population_hospital_beyond_target", "stops_counted_in_area",
+                  "stations_counted_in_area")
 
 
 def coverage_study(region: Region, task: Task, folder: Path) -> dict[str, Any]:
@@ -464,8 +465,9 @@ def _run_dask(todo: Iterable[Task], out: str | Path, rows: dict[str, dict[str, A
     todo = list(todo)
     cluster = None
     if scheduler is None:
+        # The dashboard on a free port (its link is printed): two batches never clash.
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.WARNING)
+                               dashboard_address="127.0.0.1:0", silence_logs=logging.WARNING)
         client = Client(cluster)
         where = f"LocalCluster of {workers} workers"
     else:

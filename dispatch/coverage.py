@@ -294,6 +294,9 @@ def access_study(region: Region, gtfs: Sequence[str | Path] = (),
     bus = use & ~stops["station"].to_numpy()
     rail = use & stops["station"].to_numpy()
     on_graph = s_off <= th.max_access_m  # stops off the graph count in estimated walks
+    x0, y0, x1, y1 = (float(v) for v in region.bounds)
+    sx, sy = stops["lon"].to_numpy(), stops["lat"].to_numpy()
+    inside = (x0 <= sx) & (sx <= x1) & (y0 <= sy) & (sy <= y1)
     say(f"walking distances to {int(bus.sum())} bus stops and {int(rail.sum())} stations "
         f"with >= {th.min_departures} weekday departures ...")
     length = walk.length_m.astype(np.float64)
@@ -378,7 +381,11 @@ def access_study(region: Region, gtfs: Sequence[str | Path] = (),
         "population_walk_estimated": round(float((counted * mean_by_cell(estimated)).sum())),
         "cells_partly_outside": int(((share > 0) & (share < 0.999)).sum()),
         "population_hospital_beyond_target": round(float((counted * far).sum())),
+        # Counted stops of the feeds (those outside the map still serve residents near
+        # its edge), and of them those inside the map.
         "stops_counted": int(bus.sum()), "stations_counted": int(rail.sum()),
+        "stops_counted_in_area": int((bus & inside).sum()),
+        "stations_counted_in_area": int((rail & inside).sum()),
         "stops_too_few_departures": int(((stops["source"] == "gtfs")
                                          & ~stops["counts"]).sum()),
         "hospitals": len(hosp),

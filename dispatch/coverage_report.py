@@ -151,8 +151,10 @@ def summary_markdown(result: CoverageResult, sources: dict[str, Any]) -> str:
         f"- Hospital by car: {s['population_hospital_beyond_target']:,} residents are more "
         f"than {th['hospital_target_min']:g} min from the nearest of {s['hospitals']} "
         "hospitals.",
-        f"- Stops counted: {s['stops_counted']} bus stops and {s['stations_counted']} "
-        f"stations; {s['stops_too_few_departures']} timetabled stops have fewer than "
+        f"- Stops counted: {s['stops_counted_in_area']} bus stops and "
+        f"{s['stations_counted_in_area']} stations inside the map ({s['stops_counted']} and "
+        f"{s['stations_counted']} in the feeds, those outside the map serve residents near "
+        f"its edge); {s['stops_too_few_departures']} timetabled stops have fewer than "
         f"{th['min_departures']} weekday departures and do not count.",
         "", "## Thresholds", "",
         *(f"- `{k}` = {v}" for k, v in th.items()),

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from api.commands import check_out
 from api.commands import fail as _fail
 from api.commands import progress as _progress
 
@@ -105,10 +106,7 @@ def coverage_batch(
         batch = read_batch(batch_file)
     except BatchError as exc:
         raise _fail(str(exc)) from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _fail(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    check_out(out)
     try:
         run = run_batch(batch, out, scheduler=scheduler, local=local, workers=workers,
                         progress=_progress)

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from api.commands import DEFAULT_OUT, RegionFiles
+from api.commands import DEFAULT_OUT, RegionFiles, check_out
 from api.commands import fail as _fail
 from api.commands import progress as _progress
 
@@ -100,10 +100,7 @@ def coverage(  # noqa: PLR0913
         check_region_files(osm, gtfs=files.gtfs, population=population, pois=files.pois)
     except InputError as exc:
         raise _fail(str(exc)) from None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _fail(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    check_out(out)
     try:
         done = run_study(files, th, out, fleets=fleets, drones=drone_counts,
                          scenario_config=cfg, progress=_progress)

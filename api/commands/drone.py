@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from api.commands import DEFAULT_OUT, RegionFiles, load_region
+from api.commands import DEFAULT_OUT, RegionFiles, check_out, load_region
 from api.commands import fail as _fail
 from api.commands import progress as _progress
 
@@ -247,10 +247,7 @@ def drone_plan(  # noqa: PLR0913, C901
     window = _hours(hours)
     when = _day(day)
     _check_files(flags, jobs, droneports)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _fail(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    check_out(out)
 
     region: Region | None = None
     notes: tuple[str, ...] = ()

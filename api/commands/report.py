@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.commands import check_out
+
 if TYPE_CHECKING:
     from dispatch.profile import ServiceProfile
 
@@ -51,16 +53,6 @@ def _profile(path: Path) -> ServiceProfile:
         raise _fail(f"--profile {exc}") from None
 
 
-def _writable(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".hakobu-write-test"
-        probe.write_text("", encoding="utf-8")
-        probe.unlink()
-    except OSError as exc:
-        raise _fail(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
-
-
 def report(
     days: Annotated[list[Path], typer.Argument(
         help="Day folders written by hakobu simulate or demo (kpis.json, report.json).")],
@@ -80,7 +72,7 @@ def report(
         month = build_report(loaded, title)
     except ReportError as exc:
         raise _fail(str(exc)) from None
-    _writable(out)
+    check_out(out)
     paths = write(month, out)
     typer.echo(month.title)
     typer.echo(totals_table(month))
@@ -117,7 +109,7 @@ def gtfs_flex(
     if not agency_url:
         raise _fail("--agency-url: required (GTFS agency.txt needs the operator's web page)")
     prof = _profile(profile)
-    _writable(out)
+    check_out(out)
     try:
         paths = export(prof, out, start=first, end=last, agency_url=agency_url, phone=phone,
                        booking_url=booking_url, pickup=pickup)

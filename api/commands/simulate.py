@@ -15,8 +15,6 @@ Every flag is checked before the slow work starts; a bad one ends the run with o
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -25,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from api.commands import DEFAULT_OUT, RegionFiles, load_region
+from api.commands import DEFAULT_OUT, RegionFiles, check_out, load_region
 from api.commands import fail as _fail
 from api.commands import progress as _progress
 
@@ -291,25 +289,6 @@ def _report_bad_rows(source: str, bad: tuple[BadRow, ...] | list[BadRow], n_good
                    "(all listed in report.json)", err=True)
     if n_good == 0:
         raise _fail(f"{source}: every row is bad, nothing to replay")
-
-
-def check_out(out: Path) -> None:
-    """Create ``out`` if needed and make sure a file can be written in it.
-
-    Raises
-    ------
-    typer.Exit
-        After one ``error:`` line when ``out`` is a file or not writable.
-    """
-    if out.exists() and not out.is_dir():
-        raise _fail(f"--out {out} exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".hakobu-probe-", dir=out)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise _fail(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
 # --------------------------------------------------------------------------- run

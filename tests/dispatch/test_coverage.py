@@ -82,6 +82,13 @@ def test_totals_are_consistent_and_count_the_study_area(kumamoto, study) -> None
     share = shapely.area(shapely.intersection(geoms, area)) / shapely.area(geoms)
     assert s["population_total"] == round(float((cells["total"] * share).sum()))
     assert s["cells_partly_outside"] > 0
+    # counted stops inside the map, independently
+    x0, y0, x1, y1 = kumamoto.bounds
+    st = study.stops
+    inside = st["lon"].between(x0, x1) & st["lat"].between(y0, y1) & st["counts"]
+    assert s["stops_counted_in_area"] == int((inside & ~st["station"]).sum())
+    assert s["stations_counted_in_area"] == int((inside & st["station"]).sum())
+    assert 0 < s["stops_counted_in_area"] < s["stops_counted"]
     # wider thresholds never put more people in a gap
     wide = access_study(kumamoto, FEEDS, Thresholds(stop_m=800, station_m=2000)).summary
     assert wide["population_in_gap"] < s["population_in_gap"]
