@@ -15,6 +15,14 @@ Run: ``python benchmarks/api_load.py [--quick] [--json PATH]``. Traffic goes to
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path: its coverage.py and dispatch.py
+# would shadow the coverage package (numba imports it) and the dispatch package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
 import argparse
 import contextlib
 import json
@@ -22,13 +30,11 @@ import os
 import resource
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 

@@ -58,17 +58,17 @@ from typing import Any
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-import numpy.typing as npt  # noqa: E402
-import pandas as pd  # noqa: E402
-import shapely  # noqa: E402
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
 
-import dispatch.coverage as cov  # noqa: E402
-from dispatch.coverage import Thresholds, access_study  # noqa: E402
-from dispatch.coverage_study import load_study_region  # noqa: E402
-from maps.files import RegionFiles  # noqa: E402
-from maps.region import DEFAULT_DATA_DIR, MESH_COLUMNS, Region  # noqa: E402
+import dispatch.coverage as cov
+from dispatch.coverage import Thresholds, access_study
+from dispatch.coverage_study import load_study_region
+from maps.files import RegionFiles
+from maps.region import DEFAULT_DATA_DIR, MESH_COLUMNS, Region
 
 RESULTS = _HERE / "results"
 TARGET_S = 30.0

@@ -54,9 +54,9 @@ from typing import Any
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from dispatch.demand import (  # noqa: E402
+from dispatch.demand import (
     DemandConfig,
     DemandDay,
     generate_day,
@@ -64,13 +64,13 @@ from dispatch.demand import (  # noqa: E402
     sources_within,
     travel_table_for_day,
 )
-from dispatch.engine import DispatchConfig, Engine  # noqa: E402
-from dispatch.kpi import compute_kpis  # noqa: E402
-from dispatch.network import TravelTable  # noqa: E402
-from dispatch.reoptimize import ReoptParams  # noqa: E402
-from dispatch.simulate import FinalState, SimulationConfig, SimulationResult, simulate_day  # noqa: E402
-from maps.region import default_region  # noqa: E402
-from routing.model import (  # noqa: E402
+from dispatch.engine import DispatchConfig, Engine
+from dispatch.kpi import compute_kpis
+from dispatch.network import TravelTable
+from dispatch.reoptimize import ReoptParams
+from dispatch.simulate import FinalState, SimulationConfig, SimulationResult, simulate_day
+from maps.region import default_region
+from routing.model import (
     Location,
     Problem,
     Profile,

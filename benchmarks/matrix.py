@@ -22,6 +22,14 @@ Measures, in one run on the same points:
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path: its coverage.py and dispatch.py
+# would shadow the coverage package (numba imports it) and the dispatch package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
 import argparse
 import dataclasses
 import gc
@@ -31,7 +39,6 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import networkx as nx

@@ -75,9 +75,9 @@ from typing import Any
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-import dispatch.batch as batch_mod  # noqa: E402
-from dispatch.batch import Batch, BatchRun, read_batch, run_batch  # noqa: E402
-from maps.region import DEFAULT_DATA_DIR, Region, cache_root  # noqa: E402
+import dispatch.batch as batch_mod
+from dispatch.batch import Batch, BatchRun, read_batch, run_batch
+from maps.region import DEFAULT_DATA_DIR, Region, cache_root
 
 RESULTS = _HERE / "results"
 OSM_FILE = DEFAULT_DATA_DIR / "kumamoto_chuo_highways_2023-01.osm.bz2"

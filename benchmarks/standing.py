@@ -37,14 +37,14 @@ from typing import Any
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from dispatch.calendar import ServiceCalendar  # noqa: E402
-from dispatch.engine import Engine, VehicleSpec  # noqa: E402
-from dispatch.network import table_from_points  # noqa: E402
-from dispatch.profile import ServiceProfile, load_profile  # noqa: E402
-from dispatch.standing import Place, StandingSeries, book_ahead, expand  # noqa: E402
-from maps.region import default_region  # noqa: E402
+from dispatch.calendar import ServiceCalendar
+from dispatch.engine import Engine, VehicleSpec
+from dispatch.network import table_from_points
+from dispatch.profile import ServiceProfile, load_profile
+from dispatch.standing import Place, StandingSeries, book_ahead, expand
+from maps.region import default_region
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "examples" / "profiles" / "kumamoto.toml"

@@ -23,6 +23,14 @@ exact optimum is measured.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path: its coverage.py and dispatch.py
+# would shadow the coverage package (numba imports it) and the dispatch package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
 import argparse
 import csv
 import json
@@ -30,9 +38,7 @@ import os
 import platform
 import re
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from routing.check_tspd import check_tspd
