@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from api.jobs import JobQueueFullError, PlanJobs
-from api.routes import console, plan_jobs, plans, rides, service, vehicles
+from api.routes import console, deliveries, plan_jobs, plans, rides, service, vehicles
 from api.service import ServiceSetup, TenantService, setup_from_region
 from api.settings import Settings
 from dispatch.errors import (
@@ -212,7 +212,8 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
         reg = region if region is not None or setup is not None else cfg.load_region()
         built = setup or setup_from_region(
             reg, vehicles=cfg.vehicles, max_stops=cfg.max_stops, service_date=cfg.day(),
-            timezone=cfg.timezone)
+            timezone=cfg.timezone, vans=cfg.vans, drones=cfg.drones,
+            did_policy=cfg.did_policy)
         app.state.store = st
         app.state.region = reg
         services = {cfg.tenant: TenantService(cfg.tenant, built, st, clock=cfg.clock)}
@@ -247,8 +248,8 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(DispatchError, _on_dispatch)
     app.add_exception_handler(RoutingError, _on_dispatch)
-    for r in (service.router, rides.router, vehicles.router, plans.router, plan_jobs.router,
-              console.router):
+    for r in (service.router, rides.router, deliveries.router, vehicles.router, plans.router,
+              plan_jobs.router, console.router):
         app.include_router(r)
     app.mount("/console", StaticFiles(directory=console.WEB, html=True), name="console")
     if cfg.cors_origins:

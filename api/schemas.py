@@ -89,6 +89,38 @@ class RideRequestIn(_Strict):
         return self
 
 
+class DeliveryIn(_Strict):
+    """A delivery from a shop to a delivery point, by van, drone or either."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "id": "d-0001", "customer": "member-17", "shop": {"stop_id": "hospital-0"},
+        "to": {"stop_id": "stop-3"}, "ready": "2026-12-02T09:00:00+09:00",
+        "deliver_after": "2026-12-02T10:00:00+09:00",
+        "deliver_before": "2026-12-02T12:00:00+09:00", "parcels": 1, "weight_kg": 1.0,
+        "mode": "van"}]})
+
+    id: Id
+    customer: Annotated[str, Field(min_length=1, max_length=100)]
+    shop: Point
+    to: Point
+    ready: IsoTime
+    deliver_after: IsoTime
+    deliver_before: IsoTime
+    parcels: Annotated[StrictInt, Field(ge=1, le=30)] = 1
+    weight_kg: Annotated[float, Field(gt=0, le=50)] = 1.0
+    mode: Literal["van", "drone", "auto"] = "van"
+
+    @model_validator(mode="after")
+    def _times(self) -> DeliveryIn:
+        if self.deliver_before < self.deliver_after:
+            msg = "deliver_before is before deliver_after"
+            raise ValueError(msg)
+        if self.deliver_before < self.ready:
+            msg = "deliver_before is before ready"
+            raise ValueError(msg)
+        return self
+
+
 class Window(BaseModel):
     """An inclusive time window."""
 
@@ -124,6 +156,33 @@ class RideRequestOut(BaseModel):
     picked_up: datetime | None = None
     dropped_off: datetime | None = None
     promise_broken: list[str] = []
+
+
+class DeliveryOut(BaseModel):
+    """A delivery with its status and promise (or rejection)."""
+
+    id: str
+    customer: str
+    mode: str
+    status: str
+    carrier: str | None = None
+    shop: str
+    delivery_point: str
+    delivery_window: Window | None = None
+    planned_delivery: datetime | None = None
+    delivered: datetime | None = None
+    rejection_reason: str | None = None
+    rejection_detail: str | None = None
+    promise_broken: list[str] = []
+
+
+class DeliveryPage(BaseModel):
+    """A page of deliveries."""
+
+    items: list[DeliveryOut]
+    total: int
+    offset: int
+    limit: int
 
 
 class RideRequestPage(BaseModel):

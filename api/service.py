@@ -59,15 +59,20 @@ class ServiceSetup:
     service_date: date
     timezone: str
     start_s: int
+    #: Droneports and drones (:class:`dispatch.engine.drones.DroneFleet`), if any.
+    drones: Any = None
 
 
-def setup_from_region(region: Any, *, vehicles: int, max_stops: int, service_date: date,
-                      timezone: str, config: DispatchConfig | None = None) -> ServiceSetup:
+def setup_from_region(region: Any, *, vehicles: int, max_stops: int, service_date: date,  # noqa: PLR0913
+                      timezone: str, config: DispatchConfig | None = None, vans: int = 0,
+                      drones: int = 0, did_policy: str = "avoid") -> ServiceSetup:
     """Return the setup of a service on ``region``: depot, busiest stops, hospitals.
 
     The depot is the demand model's (the in-area stop nearest the population-weighted
     centre: the data holds no garage). Vehicles are 8-seat minibuses with one
-    wheelchair place (SCENARIOS.md).
+    wheelchair place (SCENARIOS.md); ``vans`` delivery vans (30 parcels) join them at the
+    depot. ``drones`` drones sit at droneports at the hospitals (the shops deliveries
+    ship from) that lie outside the avoided airspace (``did_policy``), two a port.
     """
     from dispatch.demand import sources_from_region
 
@@ -86,10 +91,41 @@ def setup_from_region(region: Any, *, vehicles: int, max_stops: int, service_dat
     places = tuple(Place(index=k, id=r[0], name=r[1], kind=r[2], lon=r[3], lat=r[4])
                    for k, r in enumerate(rows))
     fleet = tuple(VehicleSpec(id=f"bus-{k + 1}", depot=0, capacity=(8, 1, 0))
-                  for k in range(vehicles))
+                  for k in range(vehicles)) + tuple(
+        VehicleSpec(id=f"van-{k + 1}", depot=0, capacity=(0, 0, 30)) for k in range(vans))
     cfg = config or DispatchConfig()
+    fleet_of_drones = _drone_fleet(region, places, table, drones, did_policy) if drones else None
     return ServiceSetup(places=places, table=table, fleet=fleet, config=cfg,
-                        service_date=service_date, timezone=timezone, start_s=0)
+                        service_date=service_date, timezone=timezone, start_s=0,
+                        drones=fleet_of_drones)
+
+
+def _drone_fleet(region: Any, places: tuple[Place, ...], table: TravelTable, drones: int,
+                 did_policy: str) -> Any:
+    """Droneports at the hospitals outside the avoided airspace, two drones a port."""
+    import shapely
+
+    from dispatch.engine.drones import DroneFleet, LiveDroneport
+    from maps.airspace import airspace_for_region
+
+    airspace = airspace_for_region(region, did_policy=did_policy)  # type: ignore[arg-type]
+    avoid = [a.geometry for a in airspace.active(60.0, "avoid")]
+    blocked = shapely.union_all(avoid) if avoid else shapely.Polygon()
+    free = [p for p in places if p.kind == "hospital"
+            and not shapely.contains_xy(blocked, p.lon, p.lat)]
+    ports = []
+    left = drones
+    for p in free:
+        if left <= 0:
+            break
+        n = min(2, left)
+        ports.append(LiveDroneport(id=f"port-{p.id}", location=p.index, drones=n))
+        left -= n
+    if not ports:
+        msg = (f"drones: no hospital outside the avoided airspace (DIDs {did_policy}) for a "
+               "droneport")
+        raise ValueError(msg)
+    return DroneFleet.build(table, tuple(ports), airspace)
 
 
 class DurableLock:
@@ -157,7 +193,8 @@ class TenantService:
             store.create_tenant(tenant)
         self.writer = LogWriter(store, tenant)
         self.engine: Engine = store.recover(tenant, setup.table, setup.fleet, setup.config,
-                                            start_s=setup.start_s, writer=self.writer)
+                                            start_s=setup.start_s, writer=self.writer,
+                                            drones=setup.drones)
         self.snapshot_every, self.snapshot_min_s = snapshot_every, snapshot_min_s
         self._snap_seq, self._snap_at = self.engine.seq, monotonic()
         self.snapshots = 0
@@ -220,7 +257,7 @@ class TenantService:
         try:
             engine = self.store.recover(self.tenant, self.setup.table, self.setup.fleet,
                                         self.setup.config, start_s=self.setup.start_s,
-                                        writer=writer)
+                                        writer=writer, drones=self.setup.drones)
         except Exception as exc:
             writer.close()
             msg = f"tenant {self.tenant!r}: the engine could not be rebuilt: {exc}"

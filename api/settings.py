@@ -27,6 +27,9 @@ class Settings:
     population: Path | None = None
     pois: tuple[Path, ...] = ()
     vehicles: int = 5
+    vans: int = 0
+    drones: int = 0
+    did_policy: str = "avoid"
     max_stops: int = 200
     timezone: str = "Asia/Tokyo"
     service_date: date | None = None
@@ -45,6 +48,12 @@ class Settings:
             raise ValueError(msg)
         if not 1 <= self.vehicles <= 500:
             msg = f"vehicles must be 1 to 500, got {self.vehicles}"
+            raise ValueError(msg)
+        if not 0 <= self.vans <= 500 or not 0 <= self.drones <= 200:
+            msg = f"vans must be 0 to 500 and drones 0 to 200, got {self.vans} and {self.drones}"
+            raise ValueError(msg)
+        if self.did_policy not in ("avoid", "permit"):
+            msg = f"did_policy must be avoid or permit, got {self.did_policy!r}"
             raise ValueError(msg)
         if not 1 <= self.max_stops <= 5000:
             msg = f"max_stops must be 1 to 5000, got {self.max_stops}"

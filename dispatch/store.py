@@ -341,17 +341,18 @@ class Store:
         *,
         start_s: int = 0,
         writer: LogWriter | None = None,
+        drones: Any = None,
     ) -> Engine:
         """Rebuild ``tenant``'s engine (latest snapshot + the commands after it), attached
         (to ``writer`` when given, see :meth:`attach`).
 
-        ``table``, ``vehicles``, ``config`` and ``start_s`` must be those the log was
-        made with.
+        ``table``, ``vehicles``, ``config``, ``start_s`` and ``drones`` (a
+        :class:`dispatch.engine.drones.DroneFleet`) must be those the log was made with.
         """
         snap = self.latest_snapshot(tenant)
         after = 0 if snap is None else int(snap["seq"])
         engine = Engine.replay(table, vehicles, config, self.commands(tenant, after=after),
-                               start_s=start_s, snapshot=snap)
+                               start_s=start_s, snapshot=snap, drones=drones)
         logger.info("tenant %s recovered at command %d (snapshot at %d)", tenant,
                     engine.seq, after)
         return self.attach(tenant, engine, writer)

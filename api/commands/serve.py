@@ -23,6 +23,11 @@ def serve(  # noqa: PLR0913 - one parameter per command-line option
     tenant: Annotated[str, typer.Option(help="The tenant (town) this process serves.")] = "demo",
     vehicles: Annotated[int, typer.Option(help="Vehicles of the fleet (8 seats, 1 wheelchair).")
                         ] = 5,
+    vans: Annotated[int, typer.Option(help="Delivery vans (30 parcels) at the depot.")] = 0,
+    drones: Annotated[int, typer.Option(
+        help="Drones at droneports at the hospitals outside the avoided airspace.")] = 0,
+    did_policy: Annotated[str, typer.Option(
+        "--did-policy", help="Drones over DIDs: avoid or permit (Level 4).")] = "avoid",
     max_stops: Annotated[int, typer.Option(help="Busiest transit stops used as boarding points."
                                            )] = 200,
     clock: Annotated[str, typer.Option(help="'wall' (real time) or 'manual' (POST /v1/clock).")
@@ -48,6 +53,7 @@ def serve(  # noqa: PLR0913 - one parameter per command-line option
         settings = settings_from_env(database_url=database_url, tenant=tenant, osm=osm,
                                      gtfs=tuple(gtfs or ()), population=population,
                                      pois=tuple(pois or ()), vehicles=vehicles,
+                                     vans=vans, drones=drones, did_policy=did_policy,
                                      max_stops=max_stops, clock=clock,
                                      reopt_every_s=reopt_every,
                                      reopt_time_limit_s=reopt_limit)

@@ -24,7 +24,8 @@ def _window(svc: TenantService, w: TimeWindow) -> Window:
 def _offer(svc: TenantService, o: Offer) -> OfferOut:
     places = svc.setup.places
     return OfferOut(
-        vehicle=svc.setup.fleet[o.vehicle].id, pickup_stop=places[o.pickup].id,
+        vehicle=o.drone if o.drone is not None else svc.setup.fleet[o.vehicle].id,
+        pickup_stop=places[o.pickup].id,
         dropoff_stop=places[o.dropoff].id, walk_s=o.walk_s,
         pickup_window=_window(svc, o.pickup_window),
         latest_arrival=None if o.latest_arrival >= OPEN else svc.to_time(o.latest_arrival),
