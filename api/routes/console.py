@@ -50,7 +50,7 @@ def map_roads(request: Request, caller: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/v1/map/vehicles", operation_id="map_vehicles",
-            summary="Vehicles where they are now, their next stops and planned routes")
+            summary="Vehicles and drones where they are now, routes and flight paths")
 def map_vehicles(request: Request, caller: CallerDep) -> dict[str, Any]:
     """Return a point per vehicle and a line per vehicle along the roads through its
     planned stops.
@@ -58,6 +58,9 @@ def map_vehicles(request: Request, caller: CallerDep) -> dict[str, Any]:
     A vehicle on its way to its next stop is placed along the road path of that leg in
     proportion to the time elapsed since it left (``moving`` is true, ``heading_to`` and
     ``eta`` name the stop and the planned arrival); otherwise at the stop it is at.
+    Drones (when the service has them): a point per drone (at its droneport, or along
+    the flight path of its sortie in flight: ``moving``, ``heading_to``) and a line per
+    sortie planned or in flight (``kind`` ``flight``, its path out and back).
     """
     caller.require(*STAFF)
     svc = caller.service
@@ -69,6 +72,9 @@ def map_vehicles(request: Request, caller: CallerDep) -> dict[str, Any]:
         now = eng.now
         plans = eng.live_plans()
         seqs = [[p.origin, *(s.location for s in eng.plan(k))] for k, p in enumerate(plans)]
+        sorties = eng.drone_sorties()
+        homes = {x.request_id: getattr(eng.record(x.request_id).request, "home", 0)
+                 for x in sorties}
         props = []
         for k, p in enumerate(plans):
             nxt = eng.plan(k)[:1]
@@ -109,7 +115,48 @@ def map_vehicles(request: Request, caller: CallerDep) -> dict[str, Any]:
             feats.append({"type": "Feature", "geometry": {"type": "LineString",
                                                           "coordinates": line},
                           "properties": {"kind": "route", "vehicle": svc.setup.fleet[k].id}})
+    feats += drone_features(svc, sorties, homes, now)
     return {"type": "FeatureCollection", "features": feats}
+
+
+def drone_features(svc: Any, sorties: list[Any], homes: dict[str, int],
+                   now: int) -> list[dict[str, Any]]:
+    """A point per drone where it is at ``now`` and a line per sortie not yet over."""
+    fleet = svc.setup.drones
+    if fleet is None:
+        return []
+    places = svc.setup.places
+    where: dict[str, dict[str, Any]] = {}
+    for d, k in fleet.drone_ids():
+        p = places[fleet.ports[k].location]
+        where[d] = {"at": [p.lon, p.lat], "moving": False, "heading_to": None}
+    feats: list[dict[str, Any]] = []
+    for s in sorties:
+        if s.status in ("returned", "aborted"):
+            continue
+        out = fleet.paths[s.port][homes[s.request_id]]
+        if out is None:
+            continue
+        path = [(float(x), float(y)) for x, y in out]
+        feats.append({"type": "Feature", "geometry": {
+            "type": "LineString", "coordinates": [[round(x, 6), round(y, 6)] for x, y in
+                                                  [*out, *out[-2::-1]]]},
+            "properties": {"kind": "flight", "drone": s.drone, "delivery": s.request_id,
+                           "status": s.status,
+                           "takeoff": svc.to_time(s.takeoff_s).isoformat()}})
+        if s.takeoff_s <= now < s.drop_s:
+            share = (now - s.takeoff_s) / max(1, s.drop_s - s.takeoff_s)
+            where[s.drone] = {"at": [round(c, 6) for c in along(path, share)],
+                              "moving": True, "heading_to": places[homes[s.request_id]].id}
+        elif s.drop_s <= now < s.landing_s:
+            share = (now - s.drop_s) / max(1, s.landing_s - s.drop_s)
+            where[s.drone] = {"at": [round(c, 6) for c in along(path[::-1], share)],
+                              "moving": True, "heading_to": places[fleet.ports[s.port].location].id}
+    for d, w in where.items():
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": w["at"]},
+                      "properties": {"kind": "drone", "drone": d, "moving": w["moving"],
+                                     "heading_to": w["heading_to"]}})
+    return feats
 
 
 def along(line: list[tuple[float, float]], share: float) -> tuple[float, float]:

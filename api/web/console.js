@@ -261,6 +261,12 @@ async function startMap() {
     map.addLayer({ id: "vehicles", type: "circle", source: "fleet", filter: ["==", ["get", "kind"], "vehicle"],
                    paint: { "circle-radius": 8, "circle-color": ["case", ["get", "moving"], "#2a9d8f", "#1d3557"],
                             "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
+    // Drones: their sorties' flight paths (out and back) and where each drone is now.
+    map.addLayer({ id: "flights", type: "line", source: "fleet", filter: ["==", ["get", "kind"], "flight"],
+                   paint: { "line-color": "#9b5de5", "line-width": 2, "line-dasharray": [2, 2] } });
+    map.addLayer({ id: "drones", type: "circle", source: "fleet", filter: ["==", ["get", "kind"], "drone"],
+                   paint: { "circle-radius": 6, "circle-color": ["case", ["get", "moving"], "#9b5de5", "#5a189a"],
+                            "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
     state.mapReady = true;
     drawRequests();
     refreshVehicles();

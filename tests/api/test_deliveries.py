@@ -151,3 +151,29 @@ def test_the_openapi_example_delivery_succeeds(api: Api) -> None:
     assert r.status_code == 201 and r.json()["status"] == "assigned", r.text
     ops = {op["operationId"] for p in spec["paths"].values() for op in p.values()}
     assert {"create_delivery", "get_delivery", "list_deliveries"} <= ops
+
+
+def test_the_console_map_shows_drones_and_their_flights(api: Api, setup: ServiceSetup) -> None:
+    shop, near, _ = _places(setup)
+    assert api.post("/v1/deliveries", json=_delivery("d6", shop, near, "drone",
+                                                     deliver_after=T.format("09:00"))
+                    ).status_code == 201
+    flight = next(f for f in api.get("/v1/map/vehicles").json()["features"]
+                  if f["properties"]["kind"] == "flight")
+    assert flight["properties"]["delivery"] == "d6"
+    line = flight["geometry"]["coordinates"]
+    assert line[0] == line[-1]  # out and back to the droneport
+    d = api.get("/v1/deliveries/d6").json()
+    # Half way between take-off and drop, the drone is in the air on its way out.
+    takeoff = flight["properties"]["takeoff"]
+    from datetime import datetime
+
+    t0, t1 = datetime.fromisoformat(takeoff), datetime.fromisoformat(d["planned_delivery"])
+    mid = t0 + (t1 - t0) / 2
+    assert api.post("/v1/clock", json={"to": mid.isoformat()}).status_code == 200
+    drones = [f for f in api.get("/v1/map/vehicles").json()["features"]
+              if f["properties"]["kind"] == "drone"]
+    flying = [f for f in drones if f["properties"]["moving"]]
+    assert len(drones) == 2 and len(flying) == 1
+    assert flying[0]["properties"]["heading_to"] == near
+    assert flying[0]["geometry"]["coordinates"] not in (line[0], line[len(line) // 2])
