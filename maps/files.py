@@ -23,6 +23,8 @@ class RegionFiles:
     gtfs: tuple[Path, ...] = ()
     population: Path | None = None
     pois: tuple[Path, ...] = ()
+    #: No-fly GeoJSON layers (DIDs, airports, geofences) for the region's drones.
+    no_fly: tuple[Path, ...] = ()
 
 
 def load_region(files: RegionFiles, say: Callable[[str], None] | None = None) -> Region:
@@ -36,4 +38,4 @@ def load_region(files: RegionFiles, say: Callable[[str], None] | None = None) ->
     if say is not None:
         say(f"loading region {files.osm.name} ...")
     return region_from_files(files.osm, gtfs=list(files.gtfs), population=files.population,
-                             pois=list(files.pois), progress=say)
+                             pois=list(files.pois), no_fly=list(files.no_fly), progress=say)

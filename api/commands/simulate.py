@@ -166,7 +166,8 @@ def _check_combinations(o: RunOptions) -> None:
     r = o.region
     try:
         # File kinds sniffed from their bytes, before the slow road build.
-        check_region_files(r.osm, gtfs=r.gtfs, population=r.population, pois=r.pois)
+        check_region_files(r.osm, gtfs=r.gtfs, population=r.population, pois=r.pois,
+                           no_fly=r.no_fly)
     except InputError as exc:
         raise _fail(str(exc)) from None
     if o.trips is not None and o.requests is not None:
@@ -380,7 +381,12 @@ def _drone_fleet(p: Plan, region: Region, day: DemandDay, table: Any) -> Any:
         return None
     _progress(f"drone paths from {len(ports)} droneports at the shops (DIDs "
               f"{p.did_policy}) ...")
-    airspace = airspace_for_region(region, did_policy=p.did_policy)  # type: ignore[arg-type]
+    osm = [p.region.osm] if p.region.osm is not None else []
+    if p.region.osm is not None and not p.region.no_fly:
+        typer.echo("note: --drones on your map: drones avoid the restricted areas of the OSM "
+                   "file only (give the DID and airport layers with --no-fly)", err=True)
+    airspace = airspace_for_region(region, did_policy=p.did_policy,  # type: ignore[arg-type]
+                                   osm=osm)
     fleet = DroneFleet.build(table, ports, airspace)
     inside = [q.id for q in ports if not fleet.paths or all(x is None for x in
                                                           fleet.paths[ports.index(q)])]
@@ -509,15 +515,18 @@ DateOpt = Annotated[str | None, typer.Option(
 DronesOpt = Annotated[int, typer.Option(
     "--drones", help="Drones at droneports at the day's shops; deliveries then fly when a "
                      "drone fits, else go by van.")]
+NoFlyOpt = Annotated[list[Path] | None, typer.Option(
+    "--no-fly", help="No-fly GeoJSON layer for the drones (DID, airport grounds, geofence; "
+                     "repeatable; needs --osm).")]
 DidPolicyOpt = Annotated[str, typer.Option(
     "--did-policy", help="Drones over densely inhabited districts: avoid or permit "
                          "(a Level 4 permission).")]
 
 
 def _region_files(osm: Path | None, gtfs: list[Path] | None, population: Path | None,
-                  pois: list[Path] | None) -> RegionFiles:
+                  pois: list[Path] | None, no_fly: list[Path] | None = None) -> RegionFiles:
     return RegionFiles(osm=osm, gtfs=tuple(gtfs or ()), population=population,
-                       pois=tuple(pois or ()))
+                       pois=tuple(pois or ()), no_fly=tuple(no_fly or ()))
 
 
 # Each typer option is a parameter: the command's flags are its signature.
@@ -558,6 +567,7 @@ def simulate(  # noqa: PLR0913
     service_date: DateOpt = None,
     drones: DronesOpt = 0,
     did_policy: DidPolicyOpt = "avoid",
+    no_fly: NoFlyOpt = None,
 ) -> None:
     """Replay a seeded service day, or your trip records, and write DIR/kpis.json."""
     options = RunOptions(seed=seed, vehicles=vehicles, requests=requests,
@@ -565,7 +575,7 @@ def simulate(  # noqa: PLR0913
                          wheelchairs=wheelchairs, van_parcels=van_parcels, delays=delays,
                          breakdowns=breakdowns, depot=depot, fleet=fleet, trips=trips,
                          on_bad_row=on_bad_row,
-                         region=_region_files(osm, gtfs, population, pois),
+                         region=_region_files(osm, gtfs, population, pois, no_fly),
                          profile=profile, date=service_date, drones=drones,
                          did_policy=did_policy)
     _run_or_fail(options, out)

@@ -240,3 +240,32 @@ def test_simulate_and_demo_fly_deliveries_by_drone(tmp_path) -> None:  # type: i
     assert bad.exit_code == 2 and "--did-policy: 'fly' is not avoid or permit" in bad.stderr
     bad = CliRunner().invoke(app, [*args, "--drones", "-1"])
     assert bad.exit_code == 2 and "--drones" in bad.stderr
+
+
+def test_simulate_flies_drones_on_user_files_with_their_no_fly_layers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    d = Path(__file__).resolve().parents[2] / "maps" / "data" / "kumamoto"
+    files = ["--osm", str(d / "kumamoto_chuo_highways_2023-01.osm.bz2"),
+             "--population", str(d / "tblT001101H4930.txt"),
+             "--pois", str(d / "kumamoto_city_hospitals.geojson"),
+             "--no-fly", str(d / "r02_did_43_kumamoto_clipped.geojson"),
+             "--no-fly", str(d / "kumamoto_airport_C28.geojson")]
+    args = ["simulate", *files, "--requests", "10", "--deliveries", "8", "--vehicles", "1",
+            "--drones", "2"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "avoid")])
+    assert res.exit_code == 0, res.output
+    # The DID layer given with --no-fly grounds the drones at the pharmacy inside a DID.
+    assert "lie in avoided airspace" in res.stderr
+    res = CliRunner().invoke(app, [*args, "--did-policy", "permit",
+                                   "--out", str(tmp_path / "permit")])
+    assert res.exit_code == 0, res.output
+    k = json.loads((tmp_path / "permit" / "kpis.json").read_text(encoding="utf-8"))
+    assert k["deliveries_by_drone"] > 0 and k["deliveries_on_time_share"] == 1.0
+    bad = CliRunner().invoke(app, ["simulate", "--no-fly", str(d / "kumamoto_airport_C28.geojson")])
+    assert bad.exit_code == 2 and "--osm" in bad.stderr
