@@ -47,6 +47,32 @@ class Caller:
         raw = json.dumps([self.key.id, *parts], sort_keys=True, default=str)
         return hashlib.sha256(raw.encode()).hexdigest()
 
+    def answered(self, idempotency_key: str | None, fingerprint: str, response: Any
+                 ) -> dict[str, Any] | None:
+        """The first answer to a retried ``Idempotency-Key`` (its status set on
+        ``response``), ``None`` for a new key; 422 when the key came with another body.
+        Call under the tenant's lock."""
+        if idempotency_key is None:
+            return None
+        seen = self.service.remembered(idempotency_key)
+        if seen is None:
+            return None
+        if seen[0] != fingerprint:
+            raise HTTPException(status_code=422, detail=(
+                "Idempotency-Key: used before with a different request"))
+        response.status_code = seen[1]
+        return seen[2]
+
+    def records(self, kind: type) -> list[Any]:
+        """The request records of ``kind`` (ride or delivery) the caller may see: every
+        one for staff, its own for a booking client. Call under the tenant's lock."""
+        svc = self.service
+        recs = [r for r in svc.engine.records() if isinstance(r.request, kind)]
+        if self.role is Role.BOOKING_CLIENT:
+            mine = svc.owned_by(self.key.id)
+            recs = [r for r in recs if r.request.id in mine]
+        return recs
+
 
 def get_store(request: Request) -> Store:
     """Return the app's store."""

@@ -303,6 +303,17 @@ class TenantService:
         queued = self.writer.pending_answers.get(key)
         return queued if queued is not None else self.store.remembered(self.tenant, key)
 
+    def rejection(self, request_id: str) -> tuple[str, str] | None:
+        """(reason, detail) of a rejected request, from the engine's event log."""
+        from dispatch.engine import RequestStatus
+
+        ev = next((e for e in reversed(self.engine.events) if e.request_id == request_id
+                   and e.status is RequestStatus.REJECTED), None)
+        if ev is None:
+            return None
+        reason, _, detail = ev.cause.partition(": ")
+        return reason, detail
+
     # ------------------------------------------------------------ commands
     def run(self, call: Callable[[Engine], T]) -> T:
         """Run ``call`` on the engine under the tenant's lock (one command at a time)."""

@@ -10,6 +10,7 @@ A batch file (TOML) lists regions and the scenarios to run on each::
     gtfs = ["bus.zip"]
     population = "tblT001101H5339.txt"
     pois = ["clinics.geojson"]
+    no_fly = ["did.geojson"]           # DID, airport, geofence layers for the drones
 
     [scenarios]
     fleet = [0, 2, 4]
@@ -78,10 +79,12 @@ class RegionInput:
     gtfs: tuple[str, ...] = ()
     population: str | None = None
     pois: tuple[str, ...] = ()
+    no_fly: tuple[str, ...] = ()
 
     def files(self) -> list[str]:
         """Every input file of the region."""
-        return [f for f in (self.osm, *self.gtfs, self.population, *self.pois) if f]
+        return [f for f in (self.osm, *self.gtfs, self.population, *self.pois, *self.no_fly)
+                if f]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,7 +178,7 @@ def _region(base: Path, k: int, table: Any) -> RegionInput:
     where = f"region[{k}]"
     if not isinstance(table, dict):
         raise BatchError(f"{where}: must be a table ([[region]])")
-    unknown = sorted(set(table) - {"name", "osm", "gtfs", "population", "pois"})
+    unknown = sorted(set(table) - {"name", "osm", "gtfs", "population", "pois", "no_fly"})
     if unknown:
         raise BatchError(f"{where}: unknown field(s) {', '.join(unknown)}")
     name = table.get("name")
@@ -183,7 +186,7 @@ def _region(base: Path, k: int, table: Any) -> RegionInput:
         raise BatchError(f"{where}.name: must be a non-empty string")
     where = f"region {name!r}"
     lists = {}
-    for key in ("gtfs", "pois"):
+    for key in ("gtfs", "pois", "no_fly"):
         v = table.get(key, [])
         if isinstance(v, str):
             v = [v]
@@ -192,12 +195,12 @@ def _region(base: Path, k: int, table: Any) -> RegionInput:
         lists[key] = tuple(_path(base, x, f"{where}.{key}") for x in v)
     osm = table.get("osm")
     pop = table.get("population")
-    if osm is None and (lists["gtfs"] or lists["pois"] or pop is not None):
-        raise BatchError(f"{where}: gtfs, population and pois need osm (without osm the "
-                         "region is the built-in one)")
+    if osm is None and (lists["gtfs"] or lists["pois"] or lists["no_fly"] or pop is not None):
+        raise BatchError(f"{where}: gtfs, population, pois and no_fly need osm (without osm "
+                         "the region is the built-in one)")
     return RegionInput(name=name.strip(),
                        osm=None if osm is None else _path(base, osm, f"{where}.osm"),
-                       gtfs=lists["gtfs"], pois=lists["pois"],
+                       gtfs=lists["gtfs"], pois=lists["pois"], no_fly=lists["no_fly"],
                        population=None if pop is None else _path(base, pop,
                                                                  f"{where}.population"))
 
@@ -322,14 +325,16 @@ def region_files(region: RegionInput) -> RegionFiles:
                        gtfs=tuple(Path(_local(g, cache)) for g in region.gtfs),
                        population=Path(_local(region.population, cache))
                        if region.population else None,
-                       pois=tuple(Path(_local(x, cache)) for x in region.pois))
+                       pois=tuple(Path(_local(x, cache)) for x in region.pois),
+                       no_fly=tuple(Path(_local(x, cache)) for x in region.no_fly))
 
 
 def load_region(region: RegionInput) -> Region:
     """Load (once per process) the region of ``region``'s files."""
     from maps.files import load_region as load
 
-    key = (region.osm, region.gtfs, region.population, region.pois, fingerprint(region))
+    key = (region.osm, region.gtfs, region.population, region.pois, region.no_fly,
+           fingerprint(region))
     if key not in _REGIONS:
         _REGIONS[key] = load(region_files(region))
     return _REGIONS[key]

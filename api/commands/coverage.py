@@ -66,6 +66,9 @@ def coverage(  # noqa: PLR0913
     scenario_config: Annotated[Path | None, typer.Option(
         "--scenario-config", help="Scenario TOML: demand rates, drone policy, costs.")
     ] = None,
+    no_fly: Annotated[list[Path] | None, typer.Option(
+        "--no-fly", help="Scenarios: no-fly GeoJSON layers for the drones on your map "
+                         "(DID, airport, geofence; repeatable; needs --osm).")] = None,
 ) -> None:
     """Find who lives beyond reach of useful transit and how far hospitals are."""
     from api.inputs import InputError, check_region_files
@@ -95,9 +98,10 @@ def coverage(  # noqa: PLR0913
         except CoverageError as exc:
             raise _fail(f"--scenario-config {exc}") from None
     files = RegionFiles(osm=osm, gtfs=tuple(gtfs or ()), population=population,
-                        pois=tuple(pois or ()))
+                        pois=tuple(pois or ()), no_fly=tuple(no_fly or ()))
     try:
-        check_region_files(osm, gtfs=files.gtfs, population=population, pois=files.pois)
+        check_region_files(osm, gtfs=files.gtfs, population=population, pois=files.pois,
+                           no_fly=files.no_fly)
     except InputError as exc:
         raise _fail(str(exc)) from None
     check_out(out)

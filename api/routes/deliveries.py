@@ -52,10 +52,9 @@ def delivery_out(svc: TenantService, rec: RequestRecord,
     if rejection is not None:
         out.rejection_reason, out.rejection_detail = rejection
     elif rec.status is RequestStatus.REJECTED:
-        ev = next((e for e in reversed(svc.engine.events) if e.request_id == req.id
-                   and e.status is RequestStatus.REJECTED), None)
-        if ev is not None:
-            out.rejection_reason, _, out.rejection_detail = ev.cause.partition(": ")
+        got = svc.rejection(req.id)
+        if got is not None:
+            out.rejection_reason, out.rejection_detail = got
     return out
 
 
@@ -98,14 +97,9 @@ def create_delivery(body: DeliveryIn, caller: CallerDep, response: Response,
         svc.advance_to_wall_clock()
     fp = caller.fingerprint(body.model_dump(mode="json"))
     with svc.lock:
-        if idempotency_key is not None:
-            seen = svc.remembered(idempotency_key)
-            if seen is not None:
-                if seen[0] != fp:
-                    raise HTTPException(status_code=422, detail=(
-                        "Idempotency-Key: used before with a different request"))
-                response.status_code = seen[1]
-                return seen[2]
+        seen = caller.answered(idempotency_key, fp, response)
+        if seen is not None:
+            return seen
         order = _to_order(svc, body)
 
         def book(eng: Engine) -> tuple[str, str] | None:
@@ -133,10 +127,7 @@ def list_deliveries(caller: CallerDep,
     caller.require(*_CLIENTS)
     svc = caller.service
     with svc.lock:
-        recs = [r for r in svc.engine.records() if isinstance(r.request, DeliveryOrder)]
-        if caller.role is Role.BOOKING_CLIENT:
-            mine = svc.owned_by(caller.key.id)
-            recs = [r for r in recs if r.request.id in mine]
+        recs = caller.records(DeliveryOrder)
         if status is not None:
             recs = [r for r in recs if r.status is status]
         page = [delivery_out(svc, r) for r in recs[offset: offset + limit]]

@@ -49,10 +49,9 @@ def ride_out(svc: TenantService, rec: RequestRecord,
         out.rejection_reason, out.rejection_detail = rejection[0], rejection[1]
         out.alternatives = [_window(svc, w) for w in rejection[2]]
     elif rec.status is RequestStatus.REJECTED:
-        ev = next((e for e in reversed(svc.engine.events) if e.request_id == req.id
-                   and e.status is RequestStatus.REJECTED), None)
-        if ev is not None:
-            out.rejection_reason, _, out.rejection_detail = ev.cause.partition(": ")
+        got = svc.rejection(req.id)
+        if got is not None:
+            out.rejection_reason, out.rejection_detail = got
     return out
 
 
@@ -105,14 +104,9 @@ def create_ride(body: RideRequestIn, caller: CallerDep, response: Response,
     if svc.clock == "wall":
         svc.advance_to_wall_clock()
     with svc.lock:
-        if idempotency_key is not None:
-            seen = svc.remembered(idempotency_key)
-            if seen is not None:
-                if seen[0] != _fingerprint(caller, body):
-                    raise HTTPException(status_code=422, detail=(
-                        "Idempotency-Key: used before with a different request"))
-                response.status_code = seen[1]
-                return seen[2]
+        seen = caller.answered(idempotency_key, _fingerprint(caller, body), response)
+        if seen is not None:
+            return seen
         answer = svc.run(lambda eng: eng.book(_to_request(svc, body)))
         svc.set_owner(body.id, caller.key.id)
         rec = svc.engine.record(body.id)
@@ -136,10 +130,7 @@ def list_rides(caller: CallerDep,
     caller.require(*_CLIENTS)
     svc = caller.service
     with svc.lock:
-        recs = [r for r in svc.engine.records() if isinstance(r.request, RideRequest)]
-        if caller.role is Role.BOOKING_CLIENT:
-            mine = svc.owned_by(caller.key.id)
-            recs = [r for r in recs if r.request.id in mine]
+        recs = caller.records(RideRequest)
         if status is not None:
             recs = [r for r in recs if r.status is status]
         if rider is not None:

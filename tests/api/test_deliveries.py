@@ -9,14 +9,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.service import ServiceSetup, setup_from_region
-from api.settings import Settings
-from dispatch.store import Store
 from maps.region import default_region
 from tests.api.conftest import DAY
+from tests.api.test_service import Api, _start
 
 T = "2026-12-02T{}:00+09:00"
 
@@ -25,27 +22,6 @@ T = "2026-12-02T{}:00+09:00"
 def setup() -> ServiceSetup:
     return setup_from_region(default_region(), vehicles=2, vans=1, drones=2, max_stops=40,
                              service_date=DAY, timezone="Asia/Tokyo")
-
-
-class Api:
-    def __init__(self, client: TestClient, store: Store) -> None:
-        self.c = client
-        self.keys = {r: store.create_key("demo", r) for r in ("admin", "dispatcher")}
-        self.keys["app1"] = store.create_key("demo", "booking_client")
-        self.keys["app2"] = store.create_key("demo", "booking_client")
-
-    def post(self, path: str, who: str = "dispatcher", **kw: Any) -> Any:
-        return self.c.post(path, headers={"Authorization": f"Bearer {self.keys[who]}"}, **kw)
-
-    def get(self, path: str, who: str = "dispatcher") -> Any:
-        return self.c.get(path, headers={"Authorization": f"Bearer {self.keys[who]}"})
-
-
-def _start(setup: ServiceSetup, url: str) -> tuple[TestClient, Store]:
-    store = Store(url)
-    app = create_app(Settings(tenant="demo", clock="manual", service_date=DAY), setup=setup,
-                     store=store, region=default_region())
-    return TestClient(app), store
 
 
 @pytest.fixture()

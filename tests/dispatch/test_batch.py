@@ -60,6 +60,11 @@ def test_the_batch_file_is_read_and_bad_fields_named(tmp_path: Path) -> None:
     (region,) = read_batch(url).regions
     assert region.osm == f"file://{KYOTO}"
     assert region_files(region).osm == KYOTO
+    nofly = tmp_path / "nofly.toml"
+    nofly.write_text(f"[[region]]\nname = 'k'\nosm = '{KYOTO}'\nno_fly = ['did.geojson']\n",
+                     encoding="utf-8")
+    (region,) = read_batch(nofly).regions
+    assert region_files(region).no_fly == (tmp_path / "did.geojson",)
     tasks = batch.tasks()
     assert len(tasks) == 2 * (1 + 2 * 2) and len({t.key() for t in tasks}) == len(tasks)
     bad = tmp_path / "bad.toml"
@@ -71,6 +76,7 @@ def test_the_batch_file_is_read_and_bad_fields_named(tmp_path: Path) -> None:
         ("[[region]]\nname = 'a'\n[options]\nstop_m = -3\n", "options: stop_m: must be"),
         ("[[region]]\nname = 'a'\n[[region]]\nname = 'a'\n", "appear twice"),
         ("[[region]]\nname = 'a'\ngtfs = ['b.zip']\n", "need osm"),
+        ("[[region]]\nname = 'a'\nno_fly = ['did.geojson']\n", "need osm"),
         ("nope = [", "not a TOML file"),
     ):
         bad.write_text(text, encoding="utf-8")

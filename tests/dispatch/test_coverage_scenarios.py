@@ -164,3 +164,31 @@ def test_hakobu_coverage_runs_the_scenarios(tmp_path: Path) -> None:
                            "scenario config not found")):
         bad = CliRunner().invoke(app, ["coverage", "--out", str(out), *args])
         assert bad.exit_code == 2 and message in bad.stderr, bad.output
+
+
+def test_user_files_with_no_fly_layers_ground_the_drones_over_dids(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    d = ROOT / "maps" / "data" / "kumamoto"
+    cfg = tmp_path / "small.toml"
+    cfg.write_text("[demand]\ntrips_per_resident = 0.0001\nparcels_per_resident = 0.0001\n",
+                   encoding="utf-8")
+    files = ["--osm", str(d / "kumamoto_chuo_highways_2023-01.osm.bz2"),
+             *(x for f in FEEDS for x in ("--gtfs", str(f))),
+             "--population", str(d / "tblT001101H4930.txt"),
+             "--pois", str(d / "kumamoto_city_hospitals.geojson"),
+             "--fleet", "0", "--drones", "2", "--scenario-config", str(cfg)]
+    rows = {}
+    for name, extra in (("open", []), ("did", ["--no-fly", str(d / "r02_did_43_kumamoto_"
+                                                                "clipped.geojson")])):
+        out = tmp_path / name
+        res = CliRunner().invoke(app, ["coverage", *files, *extra, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        rows[name] = next(r for r in json.loads((out / "summary.json").read_text(
+            encoding="utf-8"))["scenarios"] if r["drones"] == 2)
+    # Without the DID layer the drones fly over the city; with it they cannot reach the
+    # gap residents inside the DIDs.
+    assert rows["open"]["parcels_by_drone"] > rows["did"]["parcels_by_drone"]
+    assert "unreachable" in rows["did"]["parcels_refused"]
