@@ -26,7 +26,7 @@ from dispatch.engine import DispatchConfig, Engine, StopOption, VehicleSpec
 from dispatch.errors import InvalidRequestError
 from dispatch.network import TravelTable, table_from_points
 from dispatch.reoptimize import ReoptParams, ReoptResult
-from dispatch.store import LogWriter, Store, StoreError
+from dispatch.store import LogWriter, Store, StoreConflictError, StoreError, lease_holder
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ T = TypeVar("T")
 #: Walking speed for the walk to a boarding point (straight line x 1.3, as the demand).
 WALK_MPS = 1.2
 WALK_DETOUR = 1.3
+#: Seconds a tenant's lease lasts without renewal (renewed every third of it).
+LEASE_S = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,6 +193,15 @@ class TenantService:
         self._xy = self._metres(np.array([[p.lon, p.lat] for p in setup.places]))
         if tenant not in store.tenants():
             store.create_tenant(tenant)
+        # One process serves a tenant at a time: its lease, renewed by maintain().
+        self.holder = lease_holder()
+        taken, other, until = store.acquire_lease(tenant, self.holder, LEASE_S)
+        if not taken:
+            msg = (f"tenant {tenant!r} is served by another process ({other}, lease until "
+                   f"{until.isoformat(timespec='seconds')}); stop it or wait for the lease "
+                   "to expire")
+            raise StoreConflictError(msg)
+        self._lease_at = monotonic()
         self.writer = LogWriter(store, tenant)
         self.engine: Engine = store.recover(tenant, setup.table, setup.fleet, setup.config,
                                             start_s=setup.start_s, writer=self.writer,
@@ -239,6 +250,7 @@ class TenantService:
             with self.lock:
                 self.reopt.close()
         self.writer.close()
+        self.store.release_lease(self.tenant, self.holder)
 
     # ------------------------------------------------------------ durability
     def heal(self) -> None:
@@ -268,8 +280,14 @@ class TenantService:
             self.start_reoptimizer(self.reopt_every_s, self.reopt.params.time_limit_s)
 
     def maintain(self) -> None:
-        """Take a snapshot when one is due (off the request path, a few ms under the
-        lock; written by the log writer after the commands it includes)."""
+        """Renew the tenant's lease when a third of it has passed; take a snapshot when
+        one is due (off the request path, a few ms under the lock; written by the log
+        writer after the commands it includes)."""
+        if monotonic() - self._lease_at >= LEASE_S / 3:
+            taken, other, _ = self.store.acquire_lease(self.tenant, self.holder, LEASE_S)
+            if not taken:
+                logger.error("tenant %s: lease lost to %s", self.tenant, other)
+            self._lease_at = monotonic()
         if (self.engine.seq - self._snap_seq < self.snapshot_every
                 or monotonic() - self._snap_at < self.snapshot_min_s):
             return

@@ -27,11 +27,12 @@ import hashlib
 import logging
 import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,43 @@ OWNERS = sa.Table(
 )
 
 
+LEASES = sa.Table(
+    "leases", METADATA,
+    sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def lease_holder() -> str:
+    """This process's lease holder name: ``host:pid:token``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _process(holder: str) -> str:
+    """The ``host:pid`` part of a holder name."""
+    return ":".join(holder.split(":")[:2])
+
+
+def _holder_gone(holder: str, claimant: str) -> bool:
+    """Whether ``holder`` is a process of this host that no longer runs, or the
+    claimant's own process (a service object of it dropped without releasing)."""
+    if _process(holder) == _process(claimant):
+        return True
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiKey:
     """A stored API key (its secret is only ever stored hashed)."""
@@ -145,6 +183,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _aware(t: datetime) -> datetime:
+    """A stored time as UTC-aware (SQLite returns naive datetimes)."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 class Store:
@@ -356,6 +399,42 @@ class Store:
         logger.info("tenant %s recovered at command %d (snapshot at %d)", tenant,
                     engine.seq, after)
         return self.attach(tenant, engine, writer)
+
+    # ------------------------------------------------------------ leases
+    def acquire_lease(self, tenant: str, holder: str, ttl_s: float) -> tuple[bool, str, datetime]:
+        """Take or renew ``tenant``'s lease for ``ttl_s`` seconds; return (taken, holder,
+        expires_at) — the other holder and its expiry when it is not taken.
+
+        A lease is free when it expired, when its holder is a process of this host that
+        no longer runs (a restart after a crash), or when it is this holder's already (or
+        its process's).
+        """
+        now = _now()
+        until = now + timedelta(seconds=ttl_s)
+        try:
+            with self.engine.begin() as conn:
+                self._check_tenant(conn, tenant)
+                row = conn.execute(sa.select(LEASES).where(LEASES.c.tenant_id == tenant)
+                                   .with_for_update()).first()
+                if row is None:
+                    conn.execute(LEASES.insert().values(tenant_id=tenant, holder=holder,
+                                                        expires_at=until))
+                    return True, holder, until
+                expires = _aware(row.expires_at)
+                if row.holder != holder and expires > now and not _holder_gone(row.holder, holder):
+                    return False, str(row.holder), expires
+                conn.execute(LEASES.update().where(LEASES.c.tenant_id == tenant)
+                             .values(holder=holder, expires_at=until))
+                return True, holder, until
+        except IntegrityError:
+            # another process inserted the lease between our read and our insert
+            return False, "another process", until
+
+    def release_lease(self, tenant: str, holder: str) -> None:
+        """Give ``tenant``'s lease up (when ``holder`` holds it)."""
+        with self.engine.begin() as conn:
+            conn.execute(LEASES.delete().where(LEASES.c.tenant_id == tenant,
+                                               LEASES.c.holder == holder))
 
     # ------------------------------------------------------------ API keys
     def create_key(self, tenant: str, role: str, *, vehicle: int | None = None) -> str:

@@ -66,11 +66,11 @@ def _day(eng: Engine, store: Store | None = None, tenant: str = "") -> None:
 
 def test_migrations_make_the_schema_once(database_url: str) -> None:
     store = Store(database_url)
-    assert store.revision() == "0002"
+    assert store.revision() == "0003"
     names = set(sa.inspect(store.engine).get_table_names())
-    assert {"tenants", "commands", "snapshots", "alembic_version"} <= names
+    assert {"tenants", "commands", "snapshots", "leases", "alembic_version"} <= names
     Store(database_url).close()  # opening again migrates nothing and keeps the data
-    assert store.revision() == "0002"
+    assert store.revision() == "0003"
     store.close()
 
 
