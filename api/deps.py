@@ -63,11 +63,13 @@ class Caller:
         response.status_code = seen[1]
         return seen[2]
 
-    def records(self, kind: type) -> list[Any]:
-        """The request records of ``kind`` (ride or delivery) the caller may see: every
-        one for staff, its own for a booking client. Call under the tenant's lock."""
+    def records(self, kind: type, status: Any = None) -> list[Any]:
+        """The request records of ``kind`` (ride or delivery, of ``status`` when given)
+        the caller may see: every one for staff, its own for a booking client. Call
+        under the tenant's lock."""
         svc = self.service
-        recs = [r for r in svc.engine.records() if isinstance(r.request, kind)]
+        recs = [r for r in svc.engine.records() if isinstance(r.request, kind)
+                and (status is None or r.status is status)]
         if self.role is Role.BOOKING_CLIENT:
             mine = svc.owned_by(self.key.id)
             recs = [r for r in recs if r.request.id in mine]

@@ -109,10 +109,10 @@ def _drone_fleet(region: Any, places: tuple[Place, ...], table: TravelTable, dro
 
     from dispatch.engine.drones import DroneFleet, LiveDroneport
     from maps.airspace import airspace_for_region
+    from routing.drone import DroneSpec
 
     airspace = airspace_for_region(region, did_policy=did_policy)  # type: ignore[arg-type]
-    avoid = [a.geometry for a in airspace.active(60.0, "avoid")]
-    blocked = shapely.union_all(avoid) if avoid else shapely.Polygon()
+    blocked = airspace.avoided(DroneSpec().cruise_alt_m)
     free = [p for p in places if p.kind == "hospital"
             and not shapely.contains_xy(blocked, p.lon, p.lat)]
     ports = []

@@ -169,13 +169,20 @@ def summary_markdown(result: CoverageResult, sources: dict[str, Any]) -> str:
 
 
 def write_coverage_report(out: Path, result: CoverageResult, region: Region, *,
-                          sources: dict[str, Any], attribution: str = "") -> list[Path]:
-    """Write every report file into ``out``; return their paths."""
+                          sources: dict[str, Any], attribution: str = "",
+                          extra: dict[str, Any] | None = None,
+                          more_markdown: str = "") -> list[Path]:
+    """Write every report file into ``out``; return their paths.
+
+    ``extra`` adds keys to ``summary.json`` and ``more_markdown`` a section to
+    ``summary.md`` (the scenarios of :mod:`dispatch.coverage_scenarios`).
+    """
     out.mkdir(parents=True, exist_ok=True)
-    doc = {**result.summary, "sources": sources, "notes": result.notes}
+    doc = {**result.summary, "sources": sources, "notes": result.notes, **(extra or {})}
     files = [out / n for n in ("summary.json", "cells.gpkg", "cells.csv", "coverage.png",
                                "map.html", "summary.md")]
-    files[0].write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+    files[0].write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str),
+                        encoding="utf-8")
     cells = result.cells.copy()
     cells["mesh_code"] = cells["mesh_code"].astype(str)
     if files[1].exists():
@@ -184,5 +191,5 @@ def write_coverage_report(out: Path, result: CoverageResult, region: Region, *,
     cells.drop(columns="geometry").to_csv(files[2], index=False)
     write_png(result, region, files[3])
     files[4].write_text(html_map(result, region, attribution=attribution), encoding="utf-8")
-    files[5].write_text(summary_markdown(result, sources), encoding="utf-8")
+    files[5].write_text(summary_markdown(result, sources) + more_markdown, encoding="utf-8")
     return files

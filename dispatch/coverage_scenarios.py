@@ -289,8 +289,7 @@ def _drone_site(region: Region, airspace: Any, gap: GapCells, target_min: float,
     from maps.airspace import drone_matrix
     from routing.drone import CALM, check_sortie
 
-    avoid = [a.geometry for a in airspace.active(spec.cruise_alt_m, "avoid")]
-    blocked = shapely.union_all(avoid) if avoid else shapely.Polygon()
+    blocked = airspace.avoided(spec.cruise_alt_m)
     pois = region.pois[region.pois["kind"] == "hospital"] if len(region.pois) else region.pois
     x0, y0, x1, y1 = (float(v) for v in region.bounds)
     hx = pois.geometry.x.to_numpy() if len(pois) else np.zeros(0)

@@ -8,7 +8,6 @@ given, the scenarios (:mod:`dispatch.coverage_scenarios`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,8 +95,9 @@ def run_study(files: RegionFiles, thresholds: Thresholds, out: Path, *,
 
     region, feeds = load_study_region(files, progress)
     result, sources = study_access(region, files, feeds, thresholds, progress=progress)
-    write_coverage_report(out, result, region, sources=sources, attribution=ATTRIBUTION)
     scen = None
+    extra: dict[str, Any] = {}
+    markdown = ""
     if fleets:
         from dispatch.coverage_scenarios import (
             run_scenarios,
@@ -108,11 +108,9 @@ def run_study(files: RegionFiles, thresholds: Thresholds, out: Path, *,
         scen = run_scenarios(region, result, fleets, drones, scenario_config,
                              progress=progress)
         write_scenarios(out, scen)
-        summary: dict[str, Any] = json.loads((out / "summary.json").read_text("utf-8"))
-        summary["scenarios"] = scen.rows
-        summary["scenario_info"] = {k: v for k, v in scen.info.items() if k != "config"}
-        (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False,
-                                                     default=str), encoding="utf-8")
-        with (out / "summary.md").open("a", encoding="utf-8") as fh:
-            fh.write(scenarios_markdown(scen))
+        extra = {"scenarios": scen.rows,
+                 "scenario_info": {k: v for k, v in scen.info.items() if k != "config"}}
+        markdown = scenarios_markdown(scen)
+    write_coverage_report(out, result, region, sources=sources, attribution=ATTRIBUTION,
+                          extra=extra, more_markdown=markdown)
     return StudyOutput(result=result, scenarios=scen)

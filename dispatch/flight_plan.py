@@ -271,13 +271,8 @@ def demo_day(region: Region, airspace: Airspace, *, spec: DroneSpec, n_jobs: int
     ProblemError
         When the region has no hospital or no populated cell outside the avoided airspace.
     """
-    from maps.airspace import _grow_lonlat
-
     rng = random.Random(seed)
-    avoid = [_grow_lonlat(a.geometry, margin_m)
-             for a in airspace.active(spec.cruise_alt_m, "avoid")]
-    blocked = shapely.union_all(avoid) if avoid else shapely.Polygon()
-    shapely.prepare(blocked)
+    blocked = airspace.avoided(spec.cruise_alt_m, margin_m)
     pois = region.pois[region.pois["kind"] == "hospital"]
     hx, hy = pois.geometry.x.to_numpy(), pois.geometry.y.to_numpy()
     x0, y0, x1, y1 = (float(v) for v in region.bounds)

@@ -156,7 +156,7 @@ def _ride_times(served: list[TripRecord]) -> dict[str, float | None]:
 
 
 def _drone_flights(result: SimulationResult) -> dict[str, Any]:
-    engine = getattr(result, "engine", None)
+    engine = result.engine
     flown = [s for s in (engine.drone_sorties() if engine is not None else [])
              if s.status in ("launched", "delivered", "returned")]
     return {"drone_sorties": len(flown),

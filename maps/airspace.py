@@ -194,6 +194,16 @@ class Airspace:
             if a.applies_at(altitude_m) and (policy is None or a.policy == policy)
         ]
 
+    def avoided(self, altitude_m: float, margin_m: float = 0.0) -> BaseGeometry:
+        """The union of the areas avoided at ``altitude_m``, grown by ``margin_m``
+        (prepared for ``shapely.contains_xy``; empty when nothing is avoided): where a
+        drone may neither take off nor land."""
+        areas = [a.geometry if margin_m <= 0 else _grow_lonlat(a.geometry, margin_m)
+                 for a in self.active(altitude_m, "avoid")]
+        blocked = shapely.union_all(areas) if areas else shapely.Polygon()
+        shapely.prepare(blocked)
+        return blocked
+
     def with_policy(self, kind: str, policy: Policy) -> Airspace:
         """Return a copy where every area of ``kind`` has ``policy``."""
         if policy not in POLICIES:

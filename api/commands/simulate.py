@@ -388,8 +388,8 @@ def _drone_fleet(p: Plan, region: Region, day: DemandDay, table: Any) -> Any:
     airspace = airspace_for_region(region, did_policy=p.did_policy,  # type: ignore[arg-type]
                                    osm=osm)
     fleet = DroneFleet.build(table, ports, airspace)
-    inside = [q.id for q in ports if not fleet.paths or all(x is None for x in
-                                                          fleet.paths[ports.index(q)])]
+    inside = [q.id for q, paths in zip(ports, fleet.paths, strict=True)
+              if all(x is None for x in paths)]
     if inside:
         typer.echo(f"warning: --drones: droneport(s) {', '.join(inside)} lie in avoided "
                    "airspace (a DID under --did-policy avoid): their drones cannot take off",

@@ -127,9 +127,7 @@ def list_deliveries(caller: CallerDep,
     caller.require(*_CLIENTS)
     svc = caller.service
     with svc.lock:
-        recs = caller.records(DeliveryOrder)
-        if status is not None:
-            recs = [r for r in recs if r.status is status]
+        recs = caller.records(DeliveryOrder, status)
         page = [delivery_out(svc, r) for r in recs[offset: offset + limit]]
     return DeliveryPage(items=page, total=len(recs), offset=offset, limit=limit)
 

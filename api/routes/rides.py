@@ -130,9 +130,7 @@ def list_rides(caller: CallerDep,
     caller.require(*_CLIENTS)
     svc = caller.service
     with svc.lock:
-        recs = caller.records(RideRequest)
-        if status is not None:
-            recs = [r for r in recs if r.status is status]
+        recs = caller.records(RideRequest, status)
         if rider is not None:
             recs = [r for r in recs if isinstance(r.request, RideRequest)
                     and r.request.rider == rider]

@@ -624,9 +624,11 @@ class Engine:
 
     # ------------------------------------------------------------------ time
     def advance(self, t: int) -> list[Event]:
-        """Let every vehicle execute its plan up to time ``t`` and expire stale offers.
+        """Let every vehicle execute its plan (and every drone its sorties) up to time
+        ``t`` and expire stale offers.
 
-        Stops are executed in time order across the fleet, exactly as planned.
+        Stops and drone events are executed in time order across the fleet, exactly as
+        planned.
 
         Returns
         -------
@@ -637,32 +639,8 @@ class Engine:
             msg = f"cannot advance to {t}: now is {self._st.now}"
             raise InvalidTransitionError(msg)
         first = len(self._st.events)
-        self._run("advance", {"t": t}, lambda: self._advance(t))
+        self._run("advance", {"t": t}, lambda: fleet.advance(self._st, t))
         return self._st.events[first:]
-
-    def _advance(self, t: int) -> None:
-        st = self._st
-        day = st.drones
-        if day is None:
-            fleet.advance(st, t)
-            return
-        # Vehicles' stops and drone events in time order (a drone event first on a tie).
-        while True:
-            nd = drone_ops.next_event(day, t)
-            nv = fleet.next_stop(st, t)
-            if nd is None and nv is None:
-                break
-            if nd is not None and (nv is None or nd[0] <= nv[0]):
-                st.now = max(st.now, nd[0])
-                fleet.expire(st, st.now)
-                drone_ops.execute(st, day, nd[1])
-            else:
-                assert nv is not None
-                st.now = max(st.now, nv[0])
-                fleet.expire(st, st.now)
-                fleet.execute_first(st, nv[1])
-        st.now = t
-        fleet.expire(st, t)
 
     def set_wind(self, speed_mps: float, from_deg: float = 0.0) -> None:
         """Record the wind now: sorties not yet launched that can no longer fly (or keep

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
+from dispatch.engine import drones as drone_ops
 from dispatch.engine.state import EngineState, RequestState
 from dispatch.engine.types import EventKind, ExecutedStop, PlannedStop, RequestStatus
 from dispatch.network import TravelTable
@@ -125,15 +126,24 @@ def planned_stops(plan: VehiclePlan, table: TravelTable) -> tuple[PlannedStop, .
 
 # ---------------------------------------------------------------------- the clock
 def advance(st: EngineState, t: int) -> None:
-    """Execute every plan up to ``t`` in time order across the fleet; expire offers."""
+    """Execute every plan up to ``t`` in time order across the fleet, with the drones'
+    sortie events (:mod:`dispatch.engine.drones`; a drone event first on a tie); expire
+    offers."""
+    day = st.drones
     while True:
-        nxt = next_stop(st, t)
-        if nxt is None:
+        nv = next_stop(st, t)
+        nd = drone_ops.next_event(day, t) if day is not None else None
+        if nv is None and nd is None:
             break
-        start, k = nxt
-        st.now = max(st.now, start)
-        expire(st, st.now)
-        execute_first(st, k)
+        if nd is not None and (nv is None or nd[0] <= nv[0]):
+            st.now = max(st.now, nd[0])
+            expire(st, st.now)
+            drone_ops.execute(st, day, nd[1])
+        else:
+            assert nv is not None
+            st.now = max(st.now, nv[0])
+            expire(st, st.now)
+            execute_first(st, nv[1])
     st.now = t
     expire(st, t)
 
