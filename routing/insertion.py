@@ -12,20 +12,22 @@ Plans are timed by the one procedure of the solver: :func:`schedule` converts th
 to flat stops (:func:`to_stops`) and times them with Cordeau & Laporte's procedure
 (:func:`routing.schedule.time_stops`) in its rider-first mode: the vehicle waits where
 it is and leaves just in time for its first stop, every service starts as early as its
-window allows, and a pickup is delayed only while its rider would ride too long. The
-engine executes exactly those times.
+window allows, and a pickup is delayed only while its rider would ride too long
+(run by its compiled twin :func:`routing.kernels.live_times`). The engine executes
+exactly those times.
 
 :func:`best_insertion` tries every vehicle, every candidate (e.g. alternative meeting
 stops) and every pair of positions ``i <= j`` at once: positions are pruned with
-necessary conditions on the current schedule (windows, capacity), then every surviving
-pair is simulated in one vectorized numpy pass (one step per stop position, all pairs
-in parallel) at the *earliest* schedule (leave at once, wait at the stop). A plan
+necessary conditions on the current schedule (windows, capacity, forward slack), then
+every surviving pair is simulated at the *earliest* schedule (leave at once, wait at
+the stop); both run compiled (:func:`routing.kernels.live_insertion_pairs`,
+:func:`routing.kernels.live_insertion_rows`, which stop a row once it fails). A plan
 feasible at the earliest schedule is feasible under the rule (it then keeps the
 earliest service times), with the same distance and end time, so the same cost; and
 the rule fails wherever the earliest schedule breaks a window, the capacity or the
 shift end. So only the rows whose sole fault at the
 earliest schedule is a ride that is too long can differ: those cheaper than the best
-feasible row are timed by :func:`schedule`, cheapest first (:data:`DELAYED_CHECKS` at
+feasible row are timed by the rule (:func:`rule_times`), cheapest first (:data:`DELAYED_CHECKS` at
 most), which makes the search exact under the one rule. The chosen insertion is
 re-timed (and re-checked) by :func:`schedule` before it is returned.
 """
@@ -39,8 +41,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from routing import kernels
 from routing.model import UNREACHABLE, Load, StopKind
-from routing.schedule import INF, Stops, time_stops
+from routing.schedule import INF, Stops
 
 logger = logging.getLogger(__name__)
 
@@ -250,12 +253,32 @@ def schedule(
     early, load_ok = _earliest(plan, durations, distances)
     if not load_ok:
         return early
-    t = time_stops(to_stops(plan, durations), start_s=plan.origin_s,
-                   latest_end=plan.end_latest, hold=False, full=False)
+    t = rule_times(plan, durations)
     if t is None:
         return early
-    return replace(early, arrival=tuple(t.arrival), start=tuple(t.begin),
-                   departure=tuple(t.leave), violations=(), long_rides=())
+    arrival, start, departure = (tuple(row) for row in t.tolist())
+    return replace(early, arrival=arrival, start=start, departure=departure, violations=(),
+                   long_rides=())
+
+
+def rule_times(plan: VehiclePlan, durations: IntArray) -> IntArray | None:
+    """Return the arrival, start and departure per stop (rows) of ``plan`` under the one
+    timing rule, or ``None`` when it finds no schedule; capacity is not checked.
+
+    :func:`routing.schedule.time_stops` in its rider-first mode (``hold=False,
+    full=False``) from ``origin_s`` to ``end_latest``, run by its compiled twin
+    :func:`routing.kernels.live_times` (property-tested to agree).
+    """
+    st = to_stops(plan, durations)
+
+    def arr(x: list[int]) -> IntArray:
+        return np.array(x, dtype=np.int64)
+
+    ok, times = kernels.live_times(
+        arr(st.travel), arr(st.early), arr(st.late), arr(st.service), arr(st.pickup_limit),
+        arr(st.pick_of), arr(st.limit), st.travel_end, plan.origin_s, plan.end_latest, INF,
+        UNREACHABLE)
+    return times if ok else None
 
 
 def _earliest(
@@ -353,18 +376,21 @@ def remove_repaired(
 
 
 # --------------------------------------------------------------------- batch search
+#: Columns of :attr:`_Pool.tab`.
+_LOC, _EARLIEST, _LATEST, _SERVICE, _RIDE_LIMIT, _RIDE_FROM, _PAIR = range(7)
+
+
 @dataclass(slots=True)
 class _Pool:
-    """Stop attributes of every plan and candidate, concatenated (last row: padding)."""
+    """Stop attributes of plans and candidates, one row per stop.
 
-    loc: IntArray
-    earliest: IntArray
-    latest: IntArray
-    service: IntArray
+    ``tab`` columns: location (-1 stay), earliest, latest, service, ride limit (``OPEN``
+    none), ride start (-1 none), local index of the pickup in its plan (-1 none);
+    ``delta``: the load change per dimension.
+    """
+
+    tab: IntArray
     delta: IntArray
-    ride_limit: IntArray
-    ride_from: IntArray
-    pair: IntArray  # local index of the pickup in its plan, -1 none
 
 
 def _stop_rows(stops: Sequence[PlanStop], n_dim: int) -> _Pool:
@@ -378,23 +404,9 @@ def _stop_rows(stops: Sequence[PlanStop], n_dim: int) -> _Pool:
         )
         for s in stops
     ]
-    arr = np.array(rows, dtype=np.int64).reshape(len(stops), 7)
+    tab = np.array(rows, dtype=np.int64).reshape(len(stops), 7)
     delta = np.array([s.delta for s in stops], dtype=np.int64).reshape(len(stops), n_dim)
-    return _Pool(loc=arr[:, 0], earliest=arr[:, 1], latest=arr[:, 2], service=arr[:, 3],
-                 delta=delta, ride_limit=arr[:, 4], ride_from=arr[:, 5], pair=arr[:, 6])
-
-
-def _concat(pools: Sequence[_Pool]) -> _Pool:
-    return _Pool(
-        loc=np.concatenate([p.loc for p in pools]),
-        earliest=np.concatenate([p.earliest for p in pools]),
-        latest=np.concatenate([p.latest for p in pools]),
-        service=np.concatenate([p.service for p in pools]),
-        delta=np.concatenate([p.delta for p in pools]),
-        ride_limit=np.concatenate([p.ride_limit for p in pools]),
-        ride_from=np.concatenate([p.ride_from for p in pools]),
-        pair=np.concatenate([p.pair for p in pools]),
-    )
+    return _Pool(tab=tab, delta=delta)
 
 
 @dataclass(slots=True)
@@ -425,13 +437,13 @@ def _plan_arrays(plan: VehiclePlan, durations: IntArray, distances: IntArray) ->
     load_before += np.array(plan.onboard, dtype=np.int64)
     pool = _stop_rows(stops, n_dim)
     arr_at = np.array([*sch.arrival, sch.end_s], dtype=np.int64)
-    loc_at = np.append(pool.loc, -1 if plan.end is None else plan.end)
+    loc_at = np.append(pool.tab[:, _LOC], -1 if plan.end is None else plan.end)
     start = np.array(sch.start, dtype=np.int64)
     # Savelsbergh's forward time slack: a delay d at the arrival at i shifts the start
     # of every later stop q by max(0, d - waits from i to q); windows and shift end only
     # (ride limits are left to the exact evaluation)
     cum_wait = np.concatenate([[0], np.cumsum(start - arr_at[:-1])])
-    room = np.append(pool.latest - start, plan.end_latest - sch.end_s) + np.append(
+    room = np.append(pool.tab[:, _LATEST] - start, plan.end_latest - sch.end_s) + np.append(
         cum_wait[1:], cum_wait[-1])
     slack = np.minimum.accumulate(room[::-1])[::-1] - cum_wait
     return _PlanArrays(plan=plan, dep_before=dep_before,
@@ -468,103 +480,92 @@ class PlanCache:
 
 @dataclass(slots=True)
 class _Fleet:
-    """Every active plan's arrays concatenated; positions are global indices."""
+    """Every active plan's positions concatenated (global indices).
 
-    index: IntArray  # plan index per active plan
-    start: IntArray  # first global position of each active plan
-    plan_of: IntArray  # plan index per global position
-    first: IntArray  # first global position of the position's plan
-    last: IntArray  # last global position of the position's plan
-    locked: npt.NDArray[np.bool_]  # per global position: is it before n_locked
-    dep_before: IntArray
-    loc_before: IntArray
+    ``pos`` columns: plan index, first and last global position of the plan, locked
+    (before ``n_locked``), departure and location before the position, arrival at and
+    location of its stop (-1 served where the vehicle is; at the end: the end), the
+    stop's forward time slack. ``load_before``/``cap``: load before the position and
+    its plan's capacity, per dimension.
+    """
+
+    pos: IntArray
     load_before: IntArray
-    cap: IntArray  # capacity of the position's plan
-    arr_at: IntArray
-    loc_at: IntArray
-    slack: IntArray
+    cap: IntArray
 
 
 def _fleet(plans: Sequence[VehiclePlan], arrays: Sequence[_PlanArrays]) -> _Fleet:
     act = [k for k, p in enumerate(plans) if p.active]
     sizes = np.array([len(plans[k].stops) + 1 for k in act], dtype=np.int64)
     start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    plan_of = np.repeat(np.array(act, dtype=np.int64), sizes)
     first = np.repeat(start, sizes)
-    last = first + np.repeat(sizes, sizes) - 1
     local = np.arange(int(sizes.sum()), dtype=np.int64) - first
     n_locked = np.repeat(np.array([plans[k].n_locked for k in act], dtype=np.int64), sizes)
     caps = np.array([plans[k].capacity for k in act], dtype=np.int64)
-    return _Fleet(
-        index=np.array(act, dtype=np.int64), start=start, plan_of=plan_of, first=first,
-        last=last, locked=local < n_locked,
-        dep_before=np.concatenate([arrays[k].dep_before for k in act]),
-        loc_before=np.concatenate([arrays[k].loc_before for k in act]),
-        load_before=np.concatenate([arrays[k].load_before for k in act]),
-        cap=np.repeat(caps, sizes, axis=0),
-        arr_at=np.concatenate([arrays[k].arr_at for k in act]),
-        loc_at=np.concatenate([arrays[k].loc_at for k in act]),
-        slack=np.concatenate([arrays[k].slack for k in act]),
-    )
+    pos = np.column_stack([
+        np.repeat(np.array(act, dtype=np.int64), sizes), first,
+        first + np.repeat(sizes, sizes) - 1, local < n_locked,
+        np.concatenate([arrays[k].dep_before for k in act]),
+        np.concatenate([arrays[k].loc_before for k in act]),
+        np.concatenate([arrays[k].loc_at for k in act]),
+        np.concatenate([arrays[k].arr_at for k in act]),
+        np.concatenate([arrays[k].slack for k in act]),
+    ]).astype(np.int64)
+    return _Fleet(pos=pos,
+                  load_before=np.concatenate([arrays[k].load_before for k in act]),
+                  cap=np.repeat(caps, sizes, axis=0))
 
 
 @dataclass(slots=True)
 class _Batch:
-    """Rows to evaluate: one per (plan, candidate, i, j)."""
+    """Rows to evaluate: one per (plan, candidate, i, j), the columns of ``rows``."""
 
-    plan: IntArray
-    cand: IntArray
-    i: IntArray
-    j: IntArray
+    rows: IntArray
 
+    @property
+    def plan(self) -> IntArray:
+        return self.rows[:, 0]
 
-def _pairs(f: _Fleet, c: int, cand: Candidate, durations: IntArray) -> _Batch:
-    """Return the rows of candidate ``c`` that pass the necessary conditions."""
-    p, d = cand.pickup, cand.dropoff
-    q = np.array(p.delta, dtype=np.int64)
-    arr_p = f.dep_before + np.minimum(durations[f.loc_before, p.location], OPEN)
-    start_p = np.maximum(arr_p, p.earliest)
-    fits = ((f.load_before + q) <= f.cap).all(axis=1)
-    ok_i = (start_p <= p.latest) & ~f.locked & fits
-    # the stop that follows is delayed at least as much as by the pickup alone
-    ok_i &= _delay_ok(f, start_p + p.service_s, p.location, durations)
-    if cand.vehicles is not None:
-        ok_i &= np.isin(f.plan_of, np.array(sorted(cand.vehicles), dtype=np.int64))
-    # the drop-off goes after original stop j-1, whose departure can only get later
-    arr_d = f.dep_before + np.minimum(durations[f.loc_before, d.location], OPEN)
-    start_d = np.maximum(arr_d, d.earliest)
-    ok_j = (start_d <= d.latest) & _delay_ok(f, start_d + d.service_s, d.location, durations)
-    direct = start_p + p.service_s + min(int(durations[p.location, d.location]), OPEN)
-    start_direct = np.maximum(direct, d.earliest)
-    ok_direct = (start_direct <= d.latest) & _delay_ok(f, start_direct + d.service_s,
-                                                       d.location, durations)
-    # capacity must hold on every original stop between the pickup and the drop-off
-    g = np.arange(f.plan_of.size, dtype=np.int64)
-    over_at = np.where(fits, f.last + 1, g)
-    next_over = np.minimum.accumulate(over_at[::-1])[::-1]
-    ii0 = np.nonzero(ok_i)[0]
-    last_j = np.minimum(next_over[ii0] - 1, f.last[ii0])
-    n = last_j - ii0 + 1
-    total = int(n.sum())
-    ii = np.repeat(ii0, n)
-    jj = ii + np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
-    keep = np.where(jj == ii, ok_direct[ii], ok_j[jj])
-    ii, jj = ii[keep], jj[keep]
-    return _Batch(plan=f.plan_of[ii], cand=np.full(ii.size, c, dtype=np.int64),
-                  i=ii - f.first[ii], j=jj - f.first[ii])
+    @property
+    def cand(self) -> IntArray:
+        return self.rows[:, 1]
+
+    @property
+    def i(self) -> IntArray:
+        return self.rows[:, 2]
+
+    @property
+    def j(self) -> IntArray:
+        return self.rows[:, 3]
 
 
-def _delay_ok(
-    f: _Fleet, leave: IntArray, at: int, durations: IntArray
-) -> npt.NDArray[np.bool_]:
-    """Return where leaving ``at`` at ``leave`` still reaches the next stop within slack.
+def _pairs(f: _Fleet, plans: Sequence[VehiclePlan], candidates: Sequence[Candidate],
+           durations: IntArray) -> _Batch:
+    """Return the rows that pass the necessary conditions (compiled:
+    :func:`routing.kernels.live_insertion_pairs`).
 
-    A necessary condition only (travel times obey the triangle inequality up to
-    rounding); stops served where the vehicle is (breaks) and open ends are not pruned.
+    A pickup at position ``i`` must meet its window, fit the load, not go before a
+    locked stop and delay the stop that follows by no more than its forward slack (the
+    stop is delayed at least as much as by the pickup alone); the drop-off goes after
+    original stop ``j - 1``, whose departure can only get later, under the same
+    conditions, and the capacity must hold on every original stop in between. Travel
+    times obey the triangle inequality up to rounding; stops served where the vehicle
+    is (breaks) and open ends are not pruned.
     """
-    nxt = np.where(f.loc_at < 0, 0, f.loc_at)
-    delay = leave + np.minimum(durations[at, nxt], OPEN) - f.arr_at
-    return np.asarray((f.loc_at < 0) | (delay <= f.slack))
+    n_dim = f.cap.shape[1]
+    cand_tab = np.array([(c.pickup.location, c.pickup.earliest, c.pickup.latest,
+                          c.pickup.service_s, c.dropoff.location, c.dropoff.earliest,
+                          c.dropoff.latest, c.dropoff.service_s) for c in candidates],
+                        dtype=np.int64).reshape(len(candidates), 8)
+    delta = np.array([c.pickup.delta for c in candidates], dtype=np.int64).reshape(
+        len(candidates), n_dim)
+    allowed = np.ones((len(candidates), len(plans)), dtype=bool)
+    for n, c in enumerate(candidates):
+        if c.vehicles is not None:
+            allowed[n] = False
+            allowed[n, [k for k in c.vehicles if 0 <= k < len(plans)]] = True
+    return _Batch(rows=kernels.live_insertion_pairs(f.pos, f.load_before, f.cap, cand_tab,
+                                                    delta, allowed, durations, OPEN))
 
 
 def best_insertions(
@@ -614,12 +615,7 @@ def _search(
     if not candidates or not any(p.active for p in plans):
         return out
     arrays = (cache or PlanCache()).arrays(plans, durations, distances)
-    fleet = _fleet(plans, arrays)
-    parts = [_pairs(fleet, c, cand, durations) for c, cand in enumerate(candidates)]
-    batch = _Batch(plan=np.concatenate([b.plan for b in parts]),
-                   cand=np.concatenate([b.cand for b in parts]),
-                   i=np.concatenate([b.i for b in parts]),
-                   j=np.concatenate([b.j for b in parts]))
+    batch = _pairs(_fleet(plans, arrays), plans, candidates, durations)
     if batch.plan.size == 0:
         return out
     timely, ride_ok, fixable, cost, p_start, d_start = _evaluate(
@@ -675,10 +671,11 @@ def _delayed(
         checks += 1
         ins = Insertion(plan=int(b.plan[r]), candidate=c, i=int(b.i[r]), j=int(b.j[r]),
                         cost=int(cost[r]), pickup_start=0, dropoff_start=0)
-        sch = schedule(insert(plans[ins.plan], ins, candidates[c]), *matrices)
-        if sch.feasible:
-            out[c] = replace(ins, pickup_start=sch.start[ins.i],
-                             dropoff_start=sch.start[ins.j + 1])
+        # capacity, windows and shift hold at the earliest schedule: the rule decides
+        t = rule_times(insert(plans[ins.plan], ins, candidates[c]), matrices[0])
+        if t is not None:
+            out[c] = replace(ins, pickup_start=int(t[1, ins.i]),
+                             dropoff_start=int(t[1, ins.j + 1]))
             if joint:
                 bar[:] = cost[r]
             else:
@@ -727,7 +724,8 @@ def _evaluate(
     hold; whether every ride that starts in the plan keeps its limit too; whether every
     ride too long is too long by no more than the waiting between its pickup and
     drop-off (else no delay can save it); the cost; the new pickup's and drop-off's
-    start times.
+    start times (:func:`routing.kernels.live_insertion_rows`; a row that can be neither
+    accepted nor saved by a delay is reported not ``ok``, its other values unset).
     """
     n_dim = len(plans[0].capacity)
     used = sorted(set(b.plan.tolist()))
@@ -736,84 +734,21 @@ def _evaluate(
     for k in used:
         offsets[k] = n_stops
         n_stops += len(plans[k].stops)
-    cand_off = n_stops
-    pad = PlanStop(key="", kind=StopKind.BREAK, location=STAY, delta=(0,) * n_dim)
     # each candidate on its own, so that pair indices stay local
-    extra = _stop_rows([s for c in candidates for s in (c.pickup, c.dropoff)] + [pad], n_dim)
-    extra.pair[:] = -1
-    extra.pair[1:-1:2] = -2  # the drop-off candidate's pickup is at position i of its row
-    pool = _concat([*(arrays[k].pool for k in used), extra])
-    pad_id = pool.loc.size - 1
-
-    m_all = np.array([len(p.stops) for p in plans], dtype=np.int64)
-    m_row = m_all[b.plan]
-    n_pos = int(m_row.max()) + 2
-    r = b.plan.size
-    t_idx = np.arange(n_pos)[None, :]
-    i_, j_ = b.i[:, None], b.j[:, None]
-    local = np.where(t_idx < i_, t_idx, np.where(t_idx <= j_, t_idx - 1, t_idx - 2))
-    seq = offsets[b.plan][:, None] + local
-    seq = np.where(t_idx == i_, cand_off + 2 * b.cand[:, None], seq)
-    seq = np.where(t_idx == j_ + 1, cand_off + 2 * b.cand[:, None] + 1, seq)
-    seq = np.where(t_idx >= m_row[:, None] + 2, pad_id, seq)
-
-    per_plan = np.array([(p.origin, p.origin_s, -1 if p.end is None else p.end, p.end_latest,
-                          p.distance_cost, p.duration_cost, a.cost)
-                         for p, a in zip(plans, arrays, strict=True)], dtype=np.int64)[b.plan]
-    cap = np.array([p.capacity for p in plans], dtype=np.int64)[b.plan]
-    load = np.array([p.onboard for p in plans], dtype=np.int64)[b.plan]
-    cur, time, origin_s = per_plan[:, 0], per_plan[:, 1].copy(), per_plan[:, 1]
-    dist = np.zeros(r, dtype=np.int64)
-    ok = np.ones(r, dtype=bool)
-    ride_ok = np.ones(r, dtype=bool)
-    deps = np.zeros((r, n_pos), dtype=np.int64)
-    cum_waits = np.zeros((r, n_pos), dtype=np.int64)  # waiting up to each position
-    waits = np.zeros(r, dtype=np.int64)
-    fixable = np.ones(r, dtype=bool)
-    p_start = np.zeros(r, dtype=np.int64)
-    d_start = np.zeros(r, dtype=np.int64)
-    rows = np.arange(r)
-    for t in range(n_pos):
-        sid = seq[:, t]
-        loc = pool.loc[sid]
-        nxt = np.where(loc < 0, cur, loc)
-        arrive = time + np.minimum(durations[cur, nxt], OPEN)
-        start = np.maximum(arrive, pool.earliest[sid])
-        waits = waits + (start - arrive).astype(np.int64)
-        ok &= start <= pool.latest[sid]
-        load += pool.delta[sid]
-        ok &= (load <= cap).all(axis=1)
-        pl = pool.pair[sid]
-        lim = pool.ride_limit[sid]
-        if (lim < OPEN).any():
-            ppos = np.where(pl == -2, b.i, np.where(pl < b.i, pl, np.where(pl < b.j, pl + 1,
-                                                                           pl + 2)))
-            pdep = np.where(pl == -1, pool.ride_from[sid],
-                            deps[rows, np.clip(ppos, 0, n_pos - 1)])
-            over = start - pdep - lim
-            fine = (pdep < 0) | (over <= 0)
-            # a rider on board has a deadline (a window under Cordeau's rule too); a
-            # ride that starts in the plan may be shortened by delaying its pickup, by
-            # at most the waiting between pickup and drop-off
-            ok &= fine | (pl != -1)
-            ride_ok &= fine | (pl == -1)
-            waited = waits - cum_waits[rows, np.clip(ppos, 0, n_pos - 1)]
-            fixable &= fine | (pl == -1) | (over <= waited)
-        dep = start + pool.service[sid]
-        deps[:, t] = dep
-        cum_waits[:, t] = waits
-        p_start = np.where(t == b.i, start, p_start)
-        d_start = np.where(t == b.j + 1, start, d_start)
-        dist += distances[cur, nxt]
-        cur, time = nxt, dep
-    end = per_plan[:, 2]
-    end_loc = np.where(end >= 0, end, cur)
-    end_s = time + np.minimum(durations[cur, end_loc], OPEN)
-    dist += distances[cur, end_loc]
-    ok &= end_s <= per_plan[:, 3]
-    extra_cost = np.array([c.extra_cost for c in candidates], dtype=np.int64)[b.cand]
-    cost = per_plan[:, 4] * dist + per_plan[:, 5] * (end_s - origin_s) - per_plan[:, 6]
-    return ok, ride_ok, fixable, cost + extra_cost, p_start, d_start
+    extra = _stop_rows([s for c in candidates for s in (c.pickup, c.dropoff)], n_dim)
+    extra.tab[:, _PAIR] = -1
+    extra.tab[1::2, _PAIR] = -2  # the drop-off candidate's pickup is at position i of its row
+    pools = [*(arrays[k].pool for k in used), extra]
+    plan_tab = np.array([(p.origin, p.origin_s, -1 if p.end is None else p.end, p.end_latest,
+                          p.distance_cost, p.duration_cost, a.cost, len(p.stops))
+                         for p, a in zip(plans, arrays, strict=True)], dtype=np.int64)
+    return kernels.live_insertion_rows(
+        b.rows, offsets, plan_tab,
+        np.array([p.capacity for p in plans], dtype=np.int64).reshape(len(plans), n_dim),
+        np.array([p.onboard for p in plans], dtype=np.int64).reshape(len(plans), n_dim),
+        np.concatenate([x.tab for x in pools]), np.concatenate([x.delta for x in pools]),
+        n_stops, np.array([c.extra_cost for c in candidates], dtype=np.int64),
+        durations, distances, OPEN)
 
 
 def unreachable(durations: IntArray, a: int, b: int) -> bool:

@@ -836,3 +836,264 @@ def lns_chunk(st: SearchState, tb: Tables, n_iter: int, temp: float, q_max: int,
                 st.counters[2] += 1
                 improvements += 1
     return improvements
+
+
+# --------------------------------------------------------------------------- live plans
+@_jit
+def live_insertion_rows(  # noqa: PLR0913, C901
+    rows: IntArr, offsets: IntArr, plan_tab: IntArr, cap: IntArr, onboard: IntArr,
+    pool_tab: IntArr, pool_delta: IntArr, cand_off: int, extra_cost: IntArr,
+    durations: IntArr, distances: IntArr, open_: int,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_], IntArr,
+           IntArr, IntArr]:
+    """Drive every insertion row of :func:`routing.insertion._evaluate` at the earliest
+    schedule: the same arithmetic as its vectorized loop, one row at a time.
+
+    ``rows``: per row plan, candidate, i, j. ``plan_tab``: per plan origin, origin time,
+    end (-1 open), shift end, distance cost, duration cost, current cost, number of
+    stops. ``offsets``: first pool row of each plan's stops. ``pool_tab``: per stop
+    location (-1 stay), earliest, latest, service, ride limit (``open_`` none), ride
+    start (-1 none), local index of its pickup (-1 none, -2 the candidate's own);
+    ``pool_delta``: its load change. Candidate ``c``'s pickup and drop-off are pool rows
+    ``cand_off + 2c`` and ``+ 1``.
+
+    Returns ``ok`` (windows, capacity, deadlines of riders on board, shift end),
+    ``ride_ok`` (rides that start in the plan keep their limits), ``fixable`` (no ride
+    too long by more than the waiting between its pickup and drop-off), cost, pickup
+    and drop-off start. A row stops as soon as it can be neither accepted nor fixed by
+    a delay: it is then reported not ``ok`` and its other values are meaningless.
+    """
+    r = rows.shape[0]
+    n_dim = cap.shape[1]
+    ok = np.ones(r, np.bool_)
+    ride_ok = np.ones(r, np.bool_)
+    fixable = np.ones(r, np.bool_)
+    cost = np.zeros(r, np.int64)
+    p_start = np.zeros(r, np.int64)
+    d_start = np.zeros(r, np.int64)
+    width = 2
+    for k in range(plan_tab.shape[0]):
+        if plan_tab[k, 7] + 2 > width:
+            width = plan_tab[k, 7] + 2
+    deps = np.zeros(width, np.int64)
+    cum_waits = np.zeros(width, np.int64)
+    load = np.zeros(n_dim, np.int64)
+    for q in range(r):
+        k, c, i, j = rows[q, 0], rows[q, 1], rows[q, 2], rows[q, 3]
+        m = plan_tab[k, 7]
+        off = offsets[k]
+        cur, time, origin_s = plan_tab[k, 0], plan_tab[k, 1], plan_tab[k, 1]
+        for d in range(n_dim):
+            load[d] = onboard[k, d]
+        dist = 0
+        waits = 0
+        alive = True
+        for t in range(m + 2):
+            if t == i:
+                sid = cand_off + 2 * c
+            elif t == j + 1:
+                sid = cand_off + 2 * c + 1
+            elif t < i:
+                sid = off + t
+            elif t <= j:
+                sid = off + t - 1
+            else:
+                sid = off + t - 2
+            loc = pool_tab[sid, 0]
+            nxt = cur if loc < 0 else loc
+            dur = durations[cur, nxt]
+            arrive = time + (dur if dur < open_ else open_)
+            start = arrive if arrive > pool_tab[sid, 1] else pool_tab[sid, 1]
+            waits += start - arrive
+            if start > pool_tab[sid, 2]:
+                alive = False
+            for d in range(n_dim):
+                load[d] += pool_delta[sid, d]
+                if load[d] > cap[k, d]:
+                    alive = False
+            lim = pool_tab[sid, 4]
+            if alive and lim < open_:
+                pl = pool_tab[sid, 6]
+                if pl == -2:
+                    ppos = i
+                elif pl < i:
+                    ppos = pl
+                elif pl < j:
+                    ppos = pl + 1
+                else:
+                    ppos = pl + 2
+                ppos = min(max(ppos, 0), width - 1)
+                pdep = pool_tab[sid, 5] if pl == -1 else deps[ppos]
+                over = start - pdep - lim
+                fine = pdep < 0 or over <= 0
+                if pl == -1:
+                    if not fine:
+                        alive = False
+                elif not fine:
+                    ride_ok[q] = False
+                    if over > waits - cum_waits[ppos]:
+                        fixable[q] = False
+                        alive = False
+            if not alive:
+                break
+            dep = start + pool_tab[sid, 3]
+            deps[t] = dep
+            cum_waits[t] = waits
+            if t == i:
+                p_start[q] = start
+            elif t == j + 1:
+                d_start[q] = start
+            dist += distances[cur, nxt]
+            cur, time = nxt, dep
+        if not alive:
+            ok[q] = False
+            continue
+        end = plan_tab[k, 2]
+        end_loc = end if end >= 0 else cur
+        dur = durations[cur, end_loc]
+        end_s = time + (dur if dur < open_ else open_)
+        dist += distances[cur, end_loc]
+        if end_s > plan_tab[k, 3]:
+            ok[q] = False
+            continue
+        cost[q] = (plan_tab[k, 4] * dist + plan_tab[k, 5] * (end_s - origin_s)
+                   - plan_tab[k, 6] + extra_cost[c])
+    return ok, ride_ok, fixable, cost, p_start, d_start
+
+
+@_jit
+def live_times(  # noqa: PLR0913
+    travel: IntArr, early: IntArr, late: IntArr, svc: IntArr, plim: IntArr, pick_of: IntArr,
+    limit: IntArr, tt_end: int, start_s: int, latest_end: int, inf: int, unreachable: int,
+) -> tuple[bool, IntArr]:
+    """The live engine's timing rule, compiled: :func:`routing.schedule.time_stops` with
+    ``hold=False, full=False`` and no maximum duration, on the arrays of a
+    :class:`routing.schedule.Stops` (``inf`` is its "no limit").
+
+    Returns whether a schedule was found and the arrival, begin and departure per stop
+    (rows 0-2); property-tested to agree with the Python procedure.
+    """
+    n = travel.shape[0]
+    times = np.empty((3, n), np.int64)
+    end = _propagate(0, start_s, travel, early, svc, times, tt_end)
+    if end > latest_end or _late_violated(times, late) or end > unreachable:
+        return False, times
+    d0 = start_s
+    if n:
+        # rider-first: leave later only by the wait at the first stop (moves no service)
+        slack = _forward_slack(-1, times, late, pick_of, limit, end, latest_end - end)
+        first_wait = times[1, 0] - times[0, 0]
+        shift = slack if slack < first_wait else first_wait
+        if shift > 0:
+            d0 += shift
+            end = _propagate(0, d0, travel, early, svc, times, tt_end)
+    if not _ride_violated(times, pick_of, limit):
+        return True, times
+    # Cordeau's step 7: delay pickups in order by their forward slack until no ride
+    # limit is violated
+    for i in range(n):
+        if plim[i] >= inf:
+            continue
+        wait_after = 0
+        for j in range(i + 1, n):
+            wait_after += times[1, j] - times[0, j]
+        if wait_after <= 0:
+            continue
+        room = inf - (end - d0)
+        tail = latest_end - end
+        slack = _forward_slack(i, times, late, pick_of, limit, end,
+                               tail if tail < room else room)
+        shift = slack if slack < wait_after else wait_after
+        if shift > 0:
+            times[1, i] += shift
+            times[2, i] = times[1, i] + svc[i]
+            end = _propagate(i + 1, times[2, i], travel, early, svc, times, tt_end)
+            if not _ride_violated(times, pick_of, limit):
+                break
+    if _ride_violated(times, pick_of, limit) or _late_violated(times, late):
+        return False, times
+    return end <= latest_end, times
+
+
+@_jit
+def _delay_fits(g: int, leave: int, at: int, loc_at: IntArr, arr_at: IntArr, slack: IntArr,
+                durations: IntArr, open_: int) -> bool:
+    """Whether leaving ``at`` at ``leave`` still reaches the stop at ``g`` within its slack."""
+    nxt = loc_at[g]
+    if nxt < 0:
+        return True
+    dur = durations[at, nxt]
+    return leave + (dur if dur < open_ else open_) - arr_at[g] <= slack[g]
+
+
+@_jit
+def live_insertion_pairs(
+    pos_tab: IntArr, load_before: IntArr, cap: IntArr, cand_tab: IntArr, cand_delta: IntArr,
+    allowed: npt.NDArray[np.bool_], durations: IntArr, open_: int,
+) -> IntArr:
+    """The insertion rows of :func:`routing.insertion._search` that pass its necessary
+    conditions: per row plan, candidate, i, j (local positions), candidates in order,
+    then ``i``, then ``j``.
+
+    ``pos_tab``: per global position of the concatenated active plans, its plan, first
+    and last position of the plan, locked (1/0), departure and location before it,
+    arrival at and location of its stop (-1 stay) and that stop's forward slack;
+    ``load_before``/``cap``: the load before it and the plan's capacity. ``cand_tab``:
+    per candidate pickup location, earliest, latest, service, then the same of the
+    drop-off; ``cand_delta``: its load; ``allowed``: candidate may go into plan.
+    """
+    n_pos = pos_tab.shape[0]
+    n_dim = cap.shape[1]
+    out = np.empty((max(64, 4 * n_pos), 4), np.int64)
+    n_out = 0
+    ok_j = np.zeros(n_pos, np.bool_)
+    fits = np.zeros(n_pos, np.bool_)
+    for c in range(cand_tab.shape[0]):
+        pl, pe, plat, ps = cand_tab[c, 0], cand_tab[c, 1], cand_tab[c, 2], cand_tab[c, 3]
+        dl, de, dlat, dsv = cand_tab[c, 4], cand_tab[c, 5], cand_tab[c, 6], cand_tab[c, 7]
+        direct_pd = durations[pl, dl]
+        if direct_pd > open_:
+            direct_pd = open_
+        for g in range(n_pos):
+            f = True
+            for d in range(n_dim):
+                if load_before[g, d] + cand_delta[c, d] > cap[g, d]:
+                    f = False
+            fits[g] = f
+            dur = durations[pos_tab[g, 5], dl]
+            start_d = pos_tab[g, 4] + (dur if dur < open_ else open_)
+            start_d = start_d if start_d > de else de
+            ok_j[g] = start_d <= dlat and _delay_fits(g, start_d + dsv, dl, pos_tab[:, 6],
+                                                      pos_tab[:, 7], pos_tab[:, 8],
+                                                      durations, open_)
+        for g in range(n_pos):
+            k = pos_tab[g, 0]
+            if not fits[g] or pos_tab[g, 3] or not allowed[c, k]:
+                continue
+            dur = durations[pos_tab[g, 5], pl]
+            start_p = pos_tab[g, 4] + (dur if dur < open_ else open_)
+            start_p = start_p if start_p > pe else pe
+            if start_p > plat or not _delay_fits(g, start_p + ps, pl, pos_tab[:, 6],
+                                                 pos_tab[:, 7], pos_tab[:, 8], durations,
+                                                 open_):
+                continue
+            direct = start_p + ps + direct_pd
+            direct = direct if direct > de else de
+            ok_direct = direct <= dlat and _delay_fits(g, direct + dsv, dl, pos_tab[:, 6],
+                                                       pos_tab[:, 7], pos_tab[:, 8],
+                                                       durations, open_)
+            first, last = pos_tab[g, 1], pos_tab[g, 2]
+            jj = g
+            while jj <= last and fits[jj]:  # the load fits on every stop in between
+                if ok_direct if jj == g else ok_j[jj]:
+                    if n_out == out.shape[0]:
+                        bigger = np.empty((2 * n_out, 4), np.int64)
+                        bigger[:n_out] = out
+                        out = bigger
+                    out[n_out, 0] = k
+                    out[n_out, 1] = c
+                    out[n_out, 2] = g - first
+                    out[n_out, 3] = jj - first
+                    n_out += 1
+                jj += 1
+    return out[:n_out]

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
@@ -100,6 +101,50 @@ def test_insertion_is_exact_and_keeps_every_limit(
         assert sch.start[ins.j + 1] == ins.dropoff_start
         if _earliest(plans[ins.plan], table.durations, table.distances)[0].long_rides:
             event("a plan only the delayed rule makes feasible")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reqs=requests, n_veh=st.integers(1, 3), new=st.tuples(
+    st.integers(0, 29), st.integers(0, 29), st.integers(0, 4 * 3600), st.integers(0, 900)))
+def test_every_insertion_row_is_judged_as_its_plan_is_timed(
+    table: TravelTable, reqs: list[tuple[int, int, int, int]], n_veh: int,
+    new: tuple[int, int, int, int],
+) -> None:
+    # The compiled row evaluation against the earliest schedule of each inserted plan,
+    # row by row (every plan, every i <= j): feasible there exactly when the kernel says
+    # so, with the same cost (extra cost included) and start times; and a row the
+    # compiled pruning drops is refused by the timing rule.
+    plans = _plans(n_veh)
+    d, dist = table.durations, table.distances
+    for r, (a, b, e, q) in enumerate(reqs):
+        cand = _cand(table, f"r{r}", a, b, DAY + e, load=q)
+        ins = best_insertion(plans, [cand], d, dist) if a != b else None
+        if ins is not None:
+            plans[ins.plan] = insert(plans[ins.plan], ins, cand)
+    a, b, e, extra = new
+    assume(a != b)
+    cand = replace(_cand(table, "new", a, b, DAY + e), extra_cost=extra)
+    rows = np.array([(k, 0, i, j) for k, pl in enumerate(plans)
+                     for i in range(len(pl.stops) + 1) for j in range(i, len(pl.stops) + 1)],
+                    dtype=np.int64)
+    arrays = insertion.PlanCache().arrays(plans, d, dist)
+    ok, ride_ok, _, cost, p_start, d_start = insertion._evaluate(
+        plans, arrays, [cand], insertion._Batch(rows=rows), d, dist)
+    kept = {tuple(x) for x in insertion._pairs(insertion._fleet(plans, arrays), plans, [cand],
+                                               d).rows.tolist()}
+    for n, (k, _, i, j) in enumerate(rows.tolist()):
+        ins = Insertion(plan=k, candidate=0, i=i, j=j, cost=0, pickup_start=0,
+                        dropoff_start=0)
+        new_plan = insert(plans[k], ins, cand)
+        early, _ = _earliest(new_plan, d, dist)
+        assert bool(ok[n] and ride_ok[n]) == early.feasible, (k, i, j, early.violations)
+        if early.feasible:
+            base = _earliest(plans[k], d, dist)[0].cost
+            assert cost[n] == early.cost - base + extra
+            assert (p_start[n], d_start[n]) == (early.start[i], early.start[j + 1])
+        if (k, 0, i, j) not in kept:
+            assert not schedule(new_plan, d, dist).feasible, (k, i, j)
+    event("some row feasible" if (ok & ride_ok).any() else "no row feasible")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -340,6 +385,27 @@ def test_the_rider_first_mode_agrees_with_the_solver_and_moves_no_service(
         assert all(b >= s for b, s in zip(solver.begin, rider.begin, strict=True))
     else:
         event("a pickup delayed for a ride limit")
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_compiled_rule_times_every_plan_as_the_python_procedure(
+    table: TravelTable, data: st.DataObject
+) -> None:
+    # The engine times its plans with routing.kernels.live_times (rule_times): the same
+    # verdict and the same arrival, start and departure per stop as time_stops in its
+    # rider-first mode, also where a pickup is delayed for a ride limit.
+    plan = data.draw(live_plans(table))
+    d = table.durations
+    python, compiled = _rider_first(plan, d), insertion.rule_times(plan, d)
+    assert (python is None) == (compiled is None)
+    if python is None or compiled is None:
+        event("both refuse")
+        return
+    event("a pickup delayed" if tuple(python.begin) != _earliest(plan, d, table.distances)[0]
+          .start else "earliest times")
+    assert compiled.tolist() == [list(python.arrival), list(python.begin),
+                                 list(python.leave)]
 
 
 def test_a_rider_who_would_wait_on_board_is_picked_up_later(table: TravelTable) -> None:
