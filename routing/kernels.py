@@ -1097,3 +1097,29 @@ def live_insertion_pairs(
                     n_out += 1
                 jj += 1
     return out[:n_out]
+
+
+_LIVE_READY: list[bool] = []
+
+
+def warm_up_live() -> None:
+    """Compile the live engine's kernels (or load them from the on-disk cache), once per
+    process, so that a service's first booking is not slowed by it."""
+    if _LIVE_READY:
+        return
+    z = np.zeros(1, np.int64)
+    one = np.zeros((1, 1), np.int64)
+    mat = one.copy()
+    mat.flags.writeable = False  # the engine's travel tables are read-only
+    live_times(z, z, z + 10, z, z + NO_LIMIT, z - 1, z + NO_LIMIT, 0, 0, 100, NO_LIMIT,
+               NO_LIMIT)
+    pos = np.zeros((1, 9), np.int64)
+    pos[0, 6] = -1
+    cand = np.array([[0, 0, 10, 0, 0, 0, 10, 0]], np.int64)
+    rows = live_insertion_pairs(pos, one, one + 1, cand, one, np.ones((1, 1), np.bool_),
+                                mat, NO_LIMIT)
+    pool = np.array([[0, 0, 10, 0, NO_LIMIT, -1, -1]] * 2, np.int64)
+    live_insertion_rows(rows, z, np.array([[0, 0, -1, 100, 1, 1, 0, 0]], np.int64),
+                        one + 1, one, pool, np.zeros((2, 1), np.int64), 0, z, mat, mat,
+                        NO_LIMIT)
+    _LIVE_READY.append(True)

@@ -62,6 +62,7 @@ from dispatch.errors import (
     PlanRejectedError,
 )
 from dispatch.network import TravelTable
+from routing import kernels
 from routing.insertion import STAY, Candidate, PlanStop, VehiclePlan
 from routing.solution import StopKind
 
@@ -164,6 +165,7 @@ class Engine:
         #: Sequence number of the last command in the state (snapshot included).
         self.seq = 0
         self.on_command = on_command
+        kernels.warm_up_live()  # compiled insertion: once per process, before a booking
 
     def _new_vehicle(self, k: int, v: VehicleSpec) -> VehicleState:
         st = self._st
