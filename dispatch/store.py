@@ -23,6 +23,7 @@ call raised, so nobody was told it succeeded).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -552,6 +553,9 @@ class LogWriter:
         self.pending_answers: dict[str, tuple[str, int, dict[str, Any]]] = {}
         self.commits = 0
         self.rows = 0
+        #: The writer thread's own connection, and the seq the next command must have.
+        self._conn: sa.Connection | None = None
+        self._next_seq: int | None = None
         self._thread = threading.Thread(target=self._loop, name=f"log-writer-{tenant}",
                                         daemon=True)
         self._thread.start()
@@ -626,6 +630,7 @@ class LogWriter:
                 while not self._queue and not self._closing:
                     self._cv.wait()
                 if not self._queue:
+                    self._drop_connection()
                     return
                 batch = self._queue[: self.max_batch]
                 del self._queue[: len(batch)]
@@ -656,13 +661,20 @@ class LogWriter:
         answers = [row for _, kind, row in batch if kind == "answer"]
         snaps = [row for _, kind, row in batch if kind == "snapshot"]
         try:
-            with self.store.engine.begin() as conn:
+            if self._conn is None:
+                self._conn = self.store.engine.connect()
+            conn = self._conn
+            with conn.begin():
                 if cmds:
-                    last = conn.execute(sa.select(sa.func.max(COMMANDS.c.seq))
-                                        .where(COMMANDS.c.tenant_id == self.tenant)).scalar()
-                    if (last or 0) + 1 != cmds[0]["seq"]:
+                    # the stored log's end is read once; later commits follow their own
+                    # (a row written meanwhile by another process fails the primary key)
+                    if self._next_seq is None:
+                        last = conn.execute(sa.select(sa.func.max(COMMANDS.c.seq)).where(
+                            COMMANDS.c.tenant_id == self.tenant)).scalar()
+                        self._next_seq = (last or 0) + 1
+                    if self._next_seq != cmds[0]["seq"]:
                         msg = (f"tenant {self.tenant!r}: command {cmds[0]['seq']} does not "
-                               f"follow the stored log (last {last or 0})")
+                               f"follow the stored log (last {self._next_seq - 1})")
                         raise StoreConflictError(msg)
                     conn.execute(COMMANDS.insert(), cmds)
                 if owners:
@@ -684,13 +696,25 @@ class LogWriter:
                     if seen is None:
                         conn.execute(IDEMPOTENCY.insert().values(**row))
         except StoreError:
+            self._drop_connection()
             raise
         except IntegrityError as exc:
+            self._drop_connection()
             msg = f"tenant {self.tenant!r}: log rows stored already: {exc.orig}"
             raise StoreConflictError(msg) from exc
         except SQLAlchemyError as exc:
+            self._drop_connection()
             msg = f"tenant {self.tenant!r}: log rows not stored: {exc}"
             raise StoreError(msg) from exc
+        if cmds:
+            self._next_seq = int(cmds[-1]["seq"]) + 1
+
+    def _drop_connection(self) -> None:
+        """Close the writer's connection (after a failure, or when it stops)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                conn.close()
 
     def close(self, timeout: float = 30.0) -> None:
         """Commit what is queued, then stop the writer thread."""

@@ -461,6 +461,7 @@ class PlanCache:
 
     def __init__(self) -> None:
         self._entries: dict[int, _PlanArrays] = {}
+        self._fleet: tuple[list[VehiclePlan], _Fleet] | None = None
 
     def arrays(
         self, plans: Sequence[VehiclePlan], durations: IntArray, distances: IntArray
@@ -476,6 +477,17 @@ class PlanCache:
             out.append(hit)
         self._entries = fresh
         return out
+
+    def fleet(self, plans: Sequence[VehiclePlan], arrays: Sequence[_PlanArrays]) -> _Fleet:
+        """Return the concatenated positions of ``plans``, kept while the same plan
+        objects come back (an offer and its alternatives search the same plans)."""
+        seen = self._fleet
+        if seen is not None and len(seen[0]) == len(plans) and all(
+                a is b for a, b in zip(seen[0], plans, strict=True)):
+            return seen[1]
+        f = _fleet(plans, arrays)
+        self._fleet = (list(plans), f)
+        return f
 
 
 @dataclass(slots=True)
@@ -614,8 +626,9 @@ def _search(
     out: list[Insertion | None] = [None] * len(candidates)
     if not candidates or not any(p.active for p in plans):
         return out
-    arrays = (cache or PlanCache()).arrays(plans, durations, distances)
-    batch = _pairs(_fleet(plans, arrays), plans, candidates, durations)
+    cache = cache or PlanCache()
+    arrays = cache.arrays(plans, durations, distances)
+    batch = _pairs(cache.fleet(plans, arrays), plans, candidates, durations)
     if batch.plan.size == 0:
         return out
     timely, ride_ok, fixable, cost, p_start, d_start = _evaluate(

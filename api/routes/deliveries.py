@@ -95,7 +95,7 @@ def create_delivery(body: DeliveryIn, caller: CallerDep, response: Response,
     svc = caller.service
     if svc.clock == "wall":
         svc.advance_to_wall_clock()
-    fp = caller.fingerprint(body.model_dump(mode="json"))
+    fp = "" if idempotency_key is None else caller.fingerprint(body.model_dump(mode="json"))
     with svc.lock:
         seen = caller.answered(idempotency_key, fp, response)
         if seen is not None:

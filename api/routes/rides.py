@@ -103,8 +103,9 @@ def create_ride(body: RideRequestIn, caller: CallerDep, response: Response,
     svc = caller.service
     if svc.clock == "wall":
         svc.advance_to_wall_clock()
+    fp = "" if idempotency_key is None else _fingerprint(caller, body)
     with svc.lock:
-        seen = caller.answered(idempotency_key, _fingerprint(caller, body), response)
+        seen = caller.answered(idempotency_key, fp, response)
         if seen is not None:
             return seen
         answer = svc.run(lambda eng: eng.book(_to_request(svc, body)))
@@ -114,7 +115,7 @@ def create_ride(body: RideRequestIn, caller: CallerDep, response: Response,
             str(answer.reason), answer.detail, answer.alternatives)
         out = ride_out(svc, rec, rej)
         if idempotency_key is not None:
-            svc.remember(idempotency_key, _fingerprint(caller, body), 201,
+            svc.remember(idempotency_key, fp, 201,
                          out.model_dump(mode="json"))
         return out
 
