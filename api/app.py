@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -228,6 +229,11 @@ def create_app(settings: Settings | None = None, *, setup: ServiceSetup | None =
             for svc in services.values():
                 svc.start_reoptimizer(cfg.reopt_every_s, cfg.reopt_time_limit_s)
         ticker = asyncio.create_task(_maintain_forever(services, cfg.reopt_every_s))
+        if cfg.freeze_gc:
+            # the region and the engines are millions of long-lived objects: a full
+            # collection scanning them stalls every booking for tenths of a second
+            gc.collect()
+            gc.freeze()
         yield
         # graceful: the server has finished the requests in flight; then the ticker,
         # the re-optimization worker and the log writer (after its last commit) stop

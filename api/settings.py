@@ -40,6 +40,10 @@ class Settings:
     plan_queue: int = 16
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1_000_000
+    #: Move everything alive once the service is up (the region, the recovered engines)
+    #: out of the garbage collector's view (``gc.freeze``), so that its full passes scan
+    #: only what the day adds: set by ``hakobu serve`` (a process serving one app).
+    freeze_gc: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -56,7 +56,7 @@ def serve(  # noqa: PLR0913 - one parameter per command-line option
                                      vans=vans, drones=drones, did_policy=did_policy,
                                      max_stops=max_stops, clock=clock,
                                      reopt_every_s=reopt_every,
-                                     reopt_time_limit_s=reopt_limit)
+                                     reopt_time_limit_s=reopt_limit, freeze_gc=True)
     except (InputError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None

@@ -1,6 +1,7 @@
 // Hakobu dispatch console: a map of the region's own roads (no tile server), vehicles
 // (moving along the roads between stops, redrawn every 5 s) and their planned routes,
-// requests by status, the day's KPIs, and a booking form for phone dispatchers. Talks to
+// requests by status, drones and their flights, the day's KPIs, a booking form for phone
+// dispatchers and a delivery form (van, drone or either) for shopping and medicine. Talks to
 // the API with the key given in the header (or ?key=).
 "use strict";
 
@@ -14,20 +15,29 @@ const TEXT = {
         requests_n: "予約数", kept: "約束遵守率", km: "走行距離 km", noMap: "地図を表示できません",
         st_requested: "受付", st_offered: "提案中", st_confirmed: "確定", st_assigned: "配車済",
         st_picked_up: "乗車中", st_dropped_off: "降車済", st_rejected: "お断り",
-        st_cancelled: "取消", st_declined: "辞退", st_expired: "期限切れ", st_no_show: "不在" },
+        st_cancelled: "取消", st_declined: "辞退", st_expired: "期限切れ", st_no_show: "不在",
+        deliver: "配送予約（買い物・薬）", customer: "依頼者", shop: "発送元", to: "届け先",
+        dtime: "お届け時刻（1時間枠）", weight: "重さ kg", mode: "手段", mode_auto: "ドローン優先・だめなら車",
+        mode_drone: "ドローンのみ", mode_van: "車のみ", deliverbtn: "配送を予約", carrier: "担当",
+        planned: "お届け予定", delivered_by: "予約済み", drone: "ドローン" },
   en: { title: "dispatch console", key: "API key", book: "Book a ride", rider: "Rider", origin: "From",
         destination: "To", time: "Time", arriveby: "arrive by this time (appointments)", seats: "Seats",
         wheelchair: "Wheelchair", mapclick: "Click the map to set the nearest boarding point as from / to",
         bookbtn: "Find a ride", confirm: "Confirm", decline: "Decline", kpis: "Today",
         requests: "Requests", id: "ID", status: "Status", pickup: "Pickup window",
         offer: "Offer", rejected: "Cannot offer", vehicle: "vehicle", lang: "日本語",
-        requests_n: "requests", kept: "promises kept", km: "vehicle-km", noMap: "the map cannot be shown" },
+        requests_n: "requests", kept: "promises kept", km: "vehicle-km", noMap: "the map cannot be shown",
+        deliver: "Book a delivery (shopping, medicine)", customer: "Customer", shop: "From (shop)",
+        to: "To", dtime: "Deliver at (1-hour window)", weight: "Weight kg", mode: "By",
+        mode_auto: "drone if one fits, else van", mode_drone: "drone only", mode_van: "van only",
+        deliverbtn: "Book the delivery", carrier: "Carrier", planned: "Planned", delivered_by: "Booked",
+        drone: "drone" },
 };
 const STATUS_COLOUR = { offered: "#f4a261", confirmed: "#2a9d8f", assigned: "#2a9d8f",
   picked_up: "#264653", dropped_off: "#8d99ae", rejected: "#e63946", cancelled: "#adb5bd",
   declined: "#adb5bd", expired: "#adb5bd", no_show: "#6d597a", requested: "#f4a261" };
 
-const state = { lang: "ja", stops: [], requests: new Map(), offer: null, day: null,
+const state = { lang: "ja", stops: [], requests: new Map(), deliveries: new Map(), offer: null, day: null,
                 map: null, mapReady: false, pickNext: "origin", n: 0 };
 const $ = (id) => document.getElementById(id);
 const t = (k) => TEXT[state.lang][k] || k;
@@ -52,12 +62,13 @@ function label() {
   document.documentElement.lang = state.lang;
   fillStops();
   renderRequests();
+  renderDeliveries();
 }
 
 function hhmm(iso) { return iso ? iso.slice(11, 16) : ""; }
 
 function fillStops() {
-  for (const id of ["origin", "destination"]) {
+  for (const id of ["origin", "destination", "shop", "to"]) {
     const sel = $(id);
     const keep = sel.value;
     sel.replaceChildren(...state.stops.map((s) => {
@@ -68,10 +79,53 @@ function fillStops() {
     }));
     if (keep) sel.value = keep;
   }
+  const h = state.stops.find((s) => s.kind === "hospital");
   if (!$("destination").value || $("destination").value === $("origin").value) {
-    const h = state.stops.find((s) => s.kind === "hospital");
     if (h) $("destination").value = h.id;
   }
+  if (h && !state.shopChosen) $("shop").value = h.id;
+}
+
+function renderDeliveries() {
+  const rows = [...state.deliveries.values()].map((d) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = d.id;
+    tr.dataset.status = d.status;
+    tr.dataset.carrier = d.carrier || "";
+    for (const v of [d.id, st(d.status), d.carrier || "", hhmm(d.planned_delivery)]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.append(td);
+    }
+    return tr;
+  });
+  $("deliveries").tBodies[0].replaceChildren(...rows);
+}
+
+async function refreshDeliveries() {
+  const page = await api("GET", "/v1/deliveries?limit=500");
+  for (const d of page.items) state.deliveries.set(d.id, d);
+  renderDeliveries();
+}
+
+async function deliver(ev) {
+  ev.preventDefault();
+  state.n += 1;
+  const id = `console-d-${Date.now().toString(36)}-${state.n}`;
+  const hm = $("dtime").value;
+  const body = { id, customer: $("customer").value, shop: { stop_id: $("shop").value },
+                 to: { stop_id: $("to").value }, ready: state.now,
+                 deliver_after: isoAt(hm), deliver_before: isoAt(plus(hm, 60)),
+                 weight_kg: Number($("weight").value), mode: $("mode").value };
+  try {
+    const d = await api("POST", "/v1/deliveries", body);
+    state.deliveries.set(d.id, d);
+    $("deliverytext").textContent = d.carrier
+      ? `${t("delivered_by")}: ${d.carrier} → ${hhmm(d.planned_delivery)}`
+      : `${t("rejected")}: ${d.rejection_reason}${d.rejection_detail ? ` (${d.rejection_detail})` : ""}`;
+    renderDeliveries();
+    refreshVehicles();
+  } catch (e) { say(e.message); }
 }
 
 function renderRequests() {
@@ -126,6 +180,7 @@ async function refreshKpis() {
       return [dt, dd];
     }));
     $("clock").textContent = hhmm(k.now);
+    if (k.now) state.now = k.now;
   } catch (e) { say(e.message); }
 }
 
@@ -135,7 +190,12 @@ async function refreshVehicles() {
   catch (e) { say(e.message); }
 }
 
-function refreshAll() { refreshRequests().catch((e) => say(e.message)); refreshKpis(); refreshVehicles(); }
+function refreshAll() {
+  refreshRequests().catch((e) => say(e.message));
+  refreshDeliveries().catch((e) => say(e.message));
+  refreshKpis();
+  refreshVehicles();
+}
 
 // Vehicles move between events: redraw them (and the clock) every few seconds.
 const MOVE_EVERY_MS = 5000;
@@ -294,6 +354,8 @@ async function start() {
   $("key").value = localStorage.getItem("hakobu-key") || "";
   $("lang").onclick = () => { state.lang = state.lang === "ja" ? "en" : "ja"; label(); };
   $("booking").onsubmit = book;
+  $("delivery").onsubmit = deliver;
+  $("shop").onchange = () => { state.shopChosen = true; };
   $("confirm").onclick = () => answer("confirm");
   $("decline").onclick = () => answer("decline");
   $("key").onchange = () => { localStorage.setItem("hakobu-key", key()); location.reload(); };
@@ -302,6 +364,7 @@ async function start() {
   try {
     state.stops = await api("GET", "/v1/stops");
     const clock = await api("GET", "/v1/clock");
+    state.now = clock.now;
     state.day = clock.now.slice(0, 10);
     state.offset = clock.now.slice(19);
   } catch (e) { say(e.message); return; }

@@ -10,18 +10,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from api.service import ServiceSetup, setup_from_region
-from maps.region import default_region
-from tests.api.conftest import DAY
+from api.service import ServiceSetup
+from tests.api.conftest import drone_places
 from tests.api.test_service import Api, _start
 
 T = "2026-12-02T{}:00+09:00"
 
 
 @pytest.fixture(scope="module")
-def setup() -> ServiceSetup:
-    return setup_from_region(default_region(), vehicles=2, vans=1, drones=2, max_stops=40,
-                             service_date=DAY, timezone="Asia/Tokyo")
+def setup(drone_service_setup: ServiceSetup) -> ServiceSetup:
+    return drone_service_setup
 
 
 @pytest.fixture()
@@ -34,16 +32,7 @@ def api(setup: ServiceSetup, database_url: str) -> Iterator[Api]:
     store.close()
 
 
-def _places(setup: ServiceSetup) -> tuple[str, str, str]:
-    """The droneport's hospital, a place its drones reach within 4 km (another hospital
-    outside the DIDs) and a boarding point they cannot reach (inside a DID)."""
-    fleet = setup.drones
-    port = fleet.ports[0]
-    reach = [p for p in setup.places if p.kind != "depot" and p.index != port.location
-             and fleet.paths[0][p.index] is not None and fleet.length_m[0, p.index] < 4000]
-    blocked = [p for p in setup.places if p.kind == "stop" and fleet.paths[0][p.index] is None]
-    assert reach and blocked
-    return setup.places[port.location].id, reach[0].id, blocked[0].id
+_places = drone_places
 
 
 def _delivery(did: str, shop: str, to: str, mode: str = "van", **kw: Any) -> dict[str, Any]:
