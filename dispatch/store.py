@@ -522,6 +522,12 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+#: The statements of every group commit, built once (their cache keys are memoized on
+#: the statement object, so a new one per commit would be compiled into the cache again).
+_INSERT_COMMANDS = COMMANDS.insert()
+_INSERT_OWNERS = OWNERS.insert()
+
+
 class LogWriter:
     """Group commit of one tenant's log: many commands, one transaction, one fsync.
 
@@ -676,9 +682,9 @@ class LogWriter:
                         msg = (f"tenant {self.tenant!r}: command {cmds[0]['seq']} does not "
                                f"follow the stored log (last {self._next_seq - 1})")
                         raise StoreConflictError(msg)
-                    conn.execute(COMMANDS.insert(), cmds)
+                    conn.execute(_INSERT_COMMANDS, cmds)
                 if owners:
-                    conn.execute(OWNERS.insert(), owners)
+                    conn.execute(_INSERT_OWNERS, owners)
                 for row in snaps:
                     conn.execute(SNAPSHOTS.insert().values(**row))
                 if snaps:
