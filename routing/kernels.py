@@ -131,7 +131,37 @@ def _late_violated(times: IntArr, late: IntArr) -> bool:
 
 
 @_jit
-def schedule_ok(seq: IntArr, k: int, tb: Tables) -> bool:  # noqa: C901
+def _delay_pickups(  # noqa: PLR0913
+    limited: npt.NDArray[np.bool_], times: IntArr, tt: IntArr, early: IntArr, late: IntArr,
+    svc: IntArr, pick_of: IntArr, limit: IntArr, tt_end: int, d0: int, end: int,
+    sh_l: int, max_dur: int,
+) -> int:
+    """Cordeau's step 7: delay the pickups with a ride limit (``limited``), in order, by
+    their forward slack until no ride limit is violated; return the new end."""
+    n = tt.shape[0]
+    for i in range(n):
+        if not limited[i]:
+            continue
+        wait_after = 0
+        for j in range(i + 1, n):
+            wait_after += times[1, j] - times[0, j]
+        if wait_after <= 0:
+            continue
+        room = max_dur - (end - d0)
+        slack = _forward_slack(i, times, late, pick_of, limit, end,
+                               min(sh_l - end, room))
+        shift = slack if slack < wait_after else wait_after
+        if shift > 0:
+            times[1, i] += shift
+            times[2, i] = times[1, i] + svc[i]
+            end = _propagate(i + 1, times[2, i], tt, early, svc, times, tt_end)
+            if not _ride_violated(times, pick_of, limit):
+                break
+    return end
+
+
+@_jit
+def schedule_ok(seq: IntArr, k: int, tb: Tables) -> bool:
     """Return whether node sequence ``seq`` has a schedule on vehicle ``k``.
 
     The verdict of :func:`routing.schedule.schedule_times` with ``full=False``; capacity
@@ -188,26 +218,11 @@ def schedule_ok(seq: IntArr, k: int, tb: Tables) -> bool:  # noqa: C901
         return False
     if not any_limit or not _ride_violated(times, pick_of, limit):
         return True
-    # Cordeau's step 7: delay pickups (in order) by their forward slack until no ride
-    # limit is violated.
+    limited = np.empty(n, np.bool_)
     for i in range(n):
-        if tb.node[seq[i], RIDE] >= NO_LIMIT:
-            continue
-        wait_after = 0
-        for j in range(i + 1, n):
-            wait_after += times[1, j] - times[0, j]
-        if wait_after <= 0:
-            continue
-        room = max_dur - (end - d0)
-        slack = _forward_slack(i, times, late, pick_of, limit, end,
-                               min(sh_l - end, room))
-        shift = slack if slack < wait_after else wait_after
-        if shift > 0:
-            times[1, i] += shift
-            times[2, i] = times[1, i] + svc[i]
-            end = _propagate(i + 1, times[2, i], tt, early, svc, times, tt_end)
-            if not _ride_violated(times, pick_of, limit):
-                break
+        limited[i] = tb.node[seq[i], RIDE] < NO_LIMIT
+    end = _delay_pickups(limited, times, tt, early, late, svc, pick_of, limit, tt_end, d0,
+                         end, sh_l, max_dur)
     if _ride_violated(times, pick_of, limit) or _late_violated(times, late):
         return False
     return end <= sh_l and end - d0 <= max_dur
@@ -989,27 +1004,8 @@ def live_times(  # noqa: PLR0913
             end = _propagate(0, d0, travel, early, svc, times, tt_end)
     if not _ride_violated(times, pick_of, limit):
         return True, times
-    # Cordeau's step 7: delay pickups in order by their forward slack until no ride
-    # limit is violated
-    for i in range(n):
-        if plim[i] >= inf:
-            continue
-        wait_after = 0
-        for j in range(i + 1, n):
-            wait_after += times[1, j] - times[0, j]
-        if wait_after <= 0:
-            continue
-        room = inf - (end - d0)
-        tail = latest_end - end
-        slack = _forward_slack(i, times, late, pick_of, limit, end,
-                               tail if tail < room else room)
-        shift = slack if slack < wait_after else wait_after
-        if shift > 0:
-            times[1, i] += shift
-            times[2, i] = times[1, i] + svc[i]
-            end = _propagate(i + 1, times[2, i], travel, early, svc, times, tt_end)
-            if not _ride_violated(times, pick_of, limit):
-                break
+    end = _delay_pickups(plim < inf, times, travel, early, late, svc, pick_of, limit, tt_end,
+                         d0, end, latest_end, inf)
     if _ride_violated(times, pick_of, limit) or _late_violated(times, late):
         return False, times
     return end <= latest_end, times
